@@ -1,0 +1,282 @@
+"""The error tree of assembly_async.
+
+Every error the SDK raises derives from :class:`AssemblyError`::
+
+    AssemblyError
+    ├── ConfigurationError          bad arguments, caught before any request
+    ├── DecodeError                 a response body that does not fit its schema
+    │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
+    ├── TransportError              the request did not complete
+    │   ├── ConnectionFailed        connect refused/reset, DNS, TLS, body cut short
+    │   └── RequestTimeout          no (complete) answer within the timeout
+    ├── AuthError                   OAuth and token problems on our side
+    │   ├── TokenUnavailable        no usable token (store empty, marked unusable)
+    │   ├── SchoolAuthRevoked       refresh answered invalid_grant: the school is gone
+    │   └── OAuthError              the token endpoint refused a grant
+    └── HTTPError                   the API answered with an error status
+        ├── NotModified             304 where a body was required
+        ├── BadRequest              400
+        ├── Unauthorized            401
+        │   ├── InvalidRequest      401 invalid_request (no token sent)
+        │   ├── InvalidToken        401 invalid_token (bad or expired token)
+        │   └── InsufficientScope   401 insufficient_scope
+        ├── Forbidden               403
+        ├── NotFound                404
+        ├── UnsupportedVersion      406 unsupported_version
+        ├── UnprocessableEntity     422
+        ├── RateLimited             429 (carries ``retry_after`` seconds)
+        ├── ServerError             5xx
+        └── UnexpectedStatus        any other status
+
+HTTP errors keep the evidence a user needs to act: the method, the URL (with
+secrets redacted), the status, the response headers (auth headers removed), the
+parsed ``error``/``message`` fields and the raw body text, truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AssemblyError",
+    "AuthError",
+    "BadRequest",
+    "ConfigurationError",
+    "ConnectionFailed",
+    "DecodeError",
+    "Forbidden",
+    "HTTPError",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "NotFound",
+    "NotModified",
+    "OAuthError",
+    "RateLimited",
+    "RequestTimeout",
+    "SchoolAuthRevoked",
+    "ServerError",
+    "TokenUnavailable",
+    "TransportError",
+    "Unauthorized",
+    "UnexpectedContentType",
+    "UnexpectedStatus",
+    "UnprocessableEntity",
+    "UnsupportedVersion",
+]
+
+#: How much of a raw error body an exception keeps (HTML pages can be large).
+BODY_EXCERPT_LIMIT = 2000
+
+
+class AssemblyError(Exception):
+    """Root of every error raised by assembly_async."""
+
+
+class ConfigurationError(AssemblyError, ValueError):
+    """Invalid arguments or configuration, detected before any request is sent."""
+
+
+class DecodeError(AssemblyError):
+    """A response body could not be turned into the expected model.
+
+    ``schema`` is the model name, ``path`` the field path inside the record
+    (``$.demographics.is_pp``), ``record_id`` the ``id`` of the offending
+    record when it has one, and ``url`` where the body came from.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        schema: str | None = None,
+        path: str | None = None,
+        record_id: Any = None,
+        index: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.schema = schema
+        self.path = path
+        self.record_id = record_id
+        self.index = index
+        self.url = url
+        where = []
+        if schema:
+            where.append(f"schema {schema}")
+        if index is not None:
+            where.append(f"item {index}")
+        if record_id is not None:
+            where.append(f"record id {record_id!r}")
+        if path:
+            where.append(f"field {path}")
+        if url:
+            where.append(f"from {url}")
+        detail = f" ({', '.join(where)})" if where else ""
+        super().__init__(f"{message}{detail}")
+
+
+class UnexpectedContentType(DecodeError):
+    """A successful status with a body that is not JSON (a proxy's HTML page, say)."""
+
+    def __init__(
+        self, message: str, *, url: str, status: int, content_type: str, method: str
+    ) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.method = method
+        super().__init__(message, url=url)
+
+
+class TransportError(AssemblyError):
+    """The request did not complete: no HTTP status was received (or the body was cut).
+
+    ``request_sent`` is False only when the request surely never reached the
+    server (the connection was never established), which makes even a write
+    safe to retry.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, request_sent: bool = True) -> None:
+        self.method = method
+        self.url = url
+        self.request_sent = request_sent
+        super().__init__(f"{message} ({method} {url})")
+
+
+class ConnectionFailed(TransportError):
+    """Connecting, sending or reading failed (refused, reset, DNS, TLS, payload cut short)."""
+
+
+class RequestTimeout(TransportError):
+    """No complete answer arrived within the configured timeout."""
+
+
+class AuthError(AssemblyError):
+    """Token handling failed on the client side."""
+
+
+class TokenUnavailable(AuthError):
+    """No usable token exists for this school or app (empty store, marked unusable)."""
+
+
+class OAuthError(AuthError):
+    """The OAuth token endpoint refused a grant (``error`` holds its code)."""
+
+    def __init__(self, message: str, *, error: str | None = None, status: int | None = None):
+        self.error = error
+        self.status = status
+        super().__init__(message)
+
+
+class SchoolAuthRevoked(OAuthError):
+    """Refreshing a school's token answered ``invalid_grant``: the school revoked access.
+
+    Only that school is affected; its token is marked unusable in the token store.
+    """
+
+    def __init__(self, message: str, *, school_id: int | None, status: int | None = None):
+        self.school_id = school_id
+        super().__init__(message, error="invalid_grant", status=status)
+
+
+class HTTPError(AssemblyError):
+    """The API answered with a status that is an error for this call."""
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: Any = None,
+        text: str = "",
+        error: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.headers = dict(headers)
+        #: The parsed JSON body, or None when the body was not JSON.
+        self.body = body
+        #: The raw body text, truncated to ``BODY_EXCERPT_LIMIT`` characters.
+        self.text = text[:BODY_EXCERPT_LIMIT]
+        #: The API's ``error`` code (``invalid_token``, ``unsupported_version``...).
+        self.error = error
+        #: The API's human readable ``message``.
+        self.message = message
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.method} {self.url} answered {self.status}"]
+        if self.error:
+            parts.append(f"error={self.error!r}")
+        if self.message:
+            parts.append(f"message={self.message!r}")
+        if not self.error and not self.message and self.text:
+            excerpt = " ".join(self.text[:200].split())
+            parts.append(f"body={excerpt!r}")
+        return ", ".join(parts)
+
+
+class NotModified(HTTPError):
+    """304 Not Modified where the caller asked for a body."""
+
+
+class BadRequest(HTTPError):
+    """400: a parameter was rejected (for example a malformed date)."""
+
+
+class Unauthorized(HTTPError):
+    """401: missing, invalid or under-scoped token."""
+
+
+class InvalidRequest(Unauthorized):
+    """401 ``invalid_request``: no access token was sent."""
+
+
+class InvalidToken(Unauthorized):
+    """401 ``invalid_token``: the token is unknown, revoked or expired."""
+
+
+class InsufficientScope(Unauthorized):
+    """401 ``insufficient_scope``: the school did not grant the scope this call needs."""
+
+
+class Forbidden(HTTPError):
+    """403: the token may not see this resource (for example another school's data)."""
+
+
+class NotFound(HTTPError):
+    """404: unknown id or path."""
+
+
+class UnsupportedVersion(HTTPError):
+    """406 ``unsupported_version``: the Accept header names no version the API serves."""
+
+
+class UnprocessableEntity(HTTPError):
+    """422: a write failed validation; ``body`` holds the API's ``errors`` member."""
+
+
+class RateLimited(HTTPError):
+    """429: the token spent its budget; ``retry_after`` says how many seconds to wait."""
+
+    def __init__(self, *, retry_after: float | None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)
+
+    def _describe(self) -> str:
+        base = super()._describe()
+        if self.retry_after is not None:
+            return f"{base}, retry after {self.retry_after:g}s"
+        return base
+
+
+class ServerError(HTTPError):
+    """5xx: the API or a proxy in front of it failed."""
+
+
+class UnexpectedStatus(HTTPError):
+    """A status the API does not document for this call."""

@@ -1,0 +1,65 @@
+"""OAuth for the Assembly Platform: tokens, sans-I/O grant helpers and token stores.
+
+This package never sends a request. :mod:`._oauth` builds the authorisation URL
+and :class:`TokenRequest` values and reads the token endpoint's answers; the
+HTTP layer sends them. Tokens are kept in a :class:`TokenStore`
+(:class:`MemoryTokenStore`, :class:`SQLiteTokenStore`, or your own).
+"""
+
+from ._oauth import (
+    PRODUCTION_OAUTH_BASE,
+    SANDBOX_OAUTH_BASE,
+    GrantType,
+    OAuthHosts,
+    Scope,
+    ScopeLike,
+    TokenRequest,
+    authorization_url,
+    check_state,
+    client_credentials_grant,
+    code_grant,
+    make_state,
+    parse_callback,
+    read_token_response,
+    redact,
+    refresh_grant,
+)
+from ._sqlite import SQLiteTokenStore
+from ._stores import (
+    APP_KEY,
+    CallbackTokenStore,
+    MemoryTokenStore,
+    OnSet,
+    TokenStore,
+    school_key,
+)
+from ._token import REDACTED, Token, TokenLevel
+
+__all__ = [
+    "APP_KEY",
+    "PRODUCTION_OAUTH_BASE",
+    "REDACTED",
+    "SANDBOX_OAUTH_BASE",
+    "CallbackTokenStore",
+    "GrantType",
+    "MemoryTokenStore",
+    "OAuthHosts",
+    "OnSet",
+    "SQLiteTokenStore",
+    "Scope",
+    "ScopeLike",
+    "Token",
+    "TokenLevel",
+    "TokenRequest",
+    "TokenStore",
+    "authorization_url",
+    "check_state",
+    "client_credentials_grant",
+    "code_grant",
+    "make_state",
+    "parse_callback",
+    "read_token_response",
+    "redact",
+    "refresh_grant",
+    "school_key",
+]

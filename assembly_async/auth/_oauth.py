@@ -1,0 +1,582 @@
+"""Sans-I/O OAuth for the Assembly Platform: build requests, read answers.
+
+Nothing here sends anything. The functions build the browser authorisation URL
+and :class:`TokenRequest` values (method, URL, headers, query parameters) for
+the three grants, and turn the token endpoint's raw answer (status, headers,
+bytes) into a :class:`Token` or an exception. The HTTP layer does the sending,
+which keeps this module testable without a network and usable from any client.
+
+Facts from ``docs/CONCEPTS.md`` (OAuth grants, Hosts, Scopes):
+
+* all grants are ``POST {oauth host}/oauth/token`` with HTTP Basic
+  ``client_id:client_secret``, ``Accept: application/json``, and the grant
+  parameters in the query string;
+* the OAuth host differs from the API host; the sandbox OAuth host is
+  ``platform-sandbox`` (one source says ``sandbox``), so it can be overridden;
+* scopes are space separated (``+`` in the URL), each ``name:required`` or
+  ``name:optional``.
+
+Secrets (client secret, code, refresh and access tokens) never appear in a
+``repr``, ``str`` or exception message produced here; :func:`redact` is the
+shared helper other layers use for their log lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
+
+import attrs
+import orjson
+
+from .._errors import ConfigurationError, OAuthError, SchoolAuthRevoked
+from ._token import REDACTED, Token
+
+__all__ = [
+    "PRODUCTION_OAUTH_BASE",
+    "SANDBOX_OAUTH_BASE",
+    "GrantType",
+    "OAuthHosts",
+    "Scope",
+    "ScopeLike",
+    "TokenRequest",
+    "authorization_url",
+    "check_state",
+    "client_credentials_grant",
+    "code_grant",
+    "make_state",
+    "parse_callback",
+    "read_token_response",
+    "redact",
+    "refresh_grant",
+]
+
+PRODUCTION_OAUTH_BASE = "https://platform.assembly.education"
+SANDBOX_OAUTH_BASE = "https://platform-sandbox.assembly.education"
+
+GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+
+#: How much of an error body or description goes into an exception message.
+_EXCERPT = 200
+#: Query parameters whose values are secrets.
+_SECRET_PARAMS = frozenset({"code", "refresh_token", "client_secret", "access_token"})
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+# ---------------------------------------------------------------------------
+# redaction
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of each secret in ``text`` with ``<redacted>``.
+
+    The URL-encoded forms of each secret are replaced too, so a secret inside a
+    logged URL is caught. Empty and None secrets are ignored. A single regex
+    pass is used, so a short secret cannot match inside an earlier replacement.
+    """
+    variants: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        variants.update((secret, quote(secret, safe=""), quote_plus(secret, safe="")))
+    if not variants or not text:
+        return text
+    pattern = "|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))
+    return re.sub(pattern, REDACTED, text)
+
+
+def _excerpt(text: str, hidden: Iterable[str | None], limit: int = _EXCERPT) -> str:
+    """Redact first, then collapse whitespace and truncate (so no secret is cut in half)."""
+    flat = " ".join(redact(text, hidden).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------
+# hosts
+
+
+def _normalise_base(url: str, what: str = "oauth_base") -> str:
+    if not isinstance(url, str) or not url:
+        raise ConfigurationError(f"{what} must be a non-empty URL string")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ConfigurationError(f"{what} must be an absolute http(s) URL, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError(f"{what} must not carry a query, fragment or credentials")
+    return url.rstrip("/")
+
+
+@attrs.frozen
+class OAuthHosts:
+    """Where ``/oauth/authorize`` and ``/oauth/token`` live.
+
+    Use :meth:`production` or :meth:`sandbox`, or pass another base URL (for
+    example ``https://sandbox.assembly.education``, which one Assembly source
+    gives as the sandbox host, or a local fake server in tests).
+    """
+
+    oauth_base: str = attrs.field(converter=_normalise_base)
+
+    @classmethod
+    def production(cls) -> OAuthHosts:
+        """``https://platform.assembly.education``."""
+        return cls(PRODUCTION_OAUTH_BASE)
+
+    @classmethod
+    def sandbox(cls) -> OAuthHosts:
+        """``https://platform-sandbox.assembly.education`` (the recommended sandbox default)."""
+        return cls(SANDBOX_OAUTH_BASE)
+
+    @classmethod
+    def for_environment(cls, environment: Literal["production", "sandbox"]) -> OAuthHosts:
+        """The hosts of a named environment; anything else is a :class:`ConfigurationError`."""
+        if environment == "production":
+            return cls.production()
+        if environment == "sandbox":
+            return cls.sandbox()
+        raise ConfigurationError(
+            f"environment must be 'production' or 'sandbox', not {environment!r}"
+        )
+
+    @property
+    def authorize_url(self) -> str:
+        """The browser page where a school approves the app."""
+        return f"{self.oauth_base}/oauth/authorize"
+
+    @property
+    def token_url(self) -> str:
+        """The token endpoint for all three grants."""
+        return f"{self.oauth_base}/oauth/token"
+
+
+def _base_of(oauth_base: str | OAuthHosts) -> OAuthHosts:
+    return oauth_base if isinstance(oauth_base, OAuthHosts) else OAuthHosts(oauth_base)
+
+
+# ---------------------------------------------------------------------------
+# state
+
+
+def make_state(nbytes: int = 32) -> str:
+    """A fresh anti-CSRF ``state`` value (URL-safe, ``nbytes`` of randomness)."""
+    if nbytes < 16:
+        raise ConfigurationError("state needs at least 16 bytes of randomness")
+    return secrets.token_urlsafe(nbytes)
+
+
+def check_state(expected: str | None, received: str | None) -> bool:
+    """Compare the ``state`` sent with the one the redirect brought back, in constant time.
+
+    False when either is missing or empty. Both are compared as UTF-8 bytes, so
+    a non-ASCII value from the query string cannot make the comparison raise.
+    """
+    if not expected or not received:
+        return False
+    if not isinstance(expected, str) or not isinstance(received, str):
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), received.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# scopes and the authorisation URL
+
+
+def _check_scope_name(_inst: Any, _attr: attrs.Attribute[str], name: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError("a scope name must be a non-empty string")
+    if any(ch.isspace() for ch in name) or ":" in name:
+        raise ConfigurationError(
+            f"invalid scope name {name!r}: no spaces, and ':' only before required/optional"
+        )
+
+
+@attrs.frozen
+class Scope:
+    """One requested scope; ``optional=True`` shows the school an unticked box.
+
+    ``str(Scope("students.basic"))`` is ``"students.basic:required"``.
+    """
+
+    name: str = attrs.field(validator=_check_scope_name)
+    optional: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.name}:{'optional' if self.optional else 'required'}"
+
+    @classmethod
+    def parse(cls, value: ScopeLike) -> Scope:
+        """Accept ``Scope``, ``"name"``, ``"name:required"``, ``"name:optional"``,
+        ``("name", "optional")`` or ``("name", True)`` (True meaning optional)."""
+        if isinstance(value, Scope):
+            return value
+        if isinstance(value, str):
+            name, sep, suffix = value.partition(":")
+            if not sep:
+                return cls(name)
+            return cls(name, optional=_optional_flag(suffix, value))
+        if isinstance(value, tuple) and len(value) == 2:
+            name, flag = value
+            if isinstance(flag, bool):
+                return cls(name, optional=flag)
+            if isinstance(flag, str):
+                return cls(name, optional=_optional_flag(flag, value))
+        raise ConfigurationError(f"cannot read {value!r} as a scope")
+
+
+ScopeLike = str | Scope | tuple[str, str] | tuple[str, bool]
+
+
+def _optional_flag(suffix: str, original: object) -> bool:
+    if suffix == "optional":
+        return True
+    if suffix == "required":
+        return False
+    raise ConfigurationError(f"scope {original!r}: the suffix must be 'required' or 'optional'")
+
+
+def _scope_list(scopes: Iterable[ScopeLike] | str) -> list[Scope]:
+    items: Iterable[ScopeLike] = scopes.split() if isinstance(scopes, str) else scopes
+    result: list[Scope] = []
+    by_name: dict[str, Scope] = {}
+    for item in items:
+        scope = Scope.parse(item)
+        seen = by_name.get(scope.name)
+        if seen is None:
+            by_name[scope.name] = scope
+            result.append(scope)
+        elif seen != scope:
+            raise ConfigurationError(f"scope {scope.name!r} requested both required and optional")
+    if not result:
+        raise ConfigurationError("at least one scope is needed")
+    return result
+
+
+def _require_text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{what} must be a non-empty string")
+    return value
+
+
+def authorization_url(
+    *,
+    oauth_base: str | OAuthHosts,
+    client_id: str,
+    redirect_uri: str,
+    scopes: Iterable[ScopeLike] | str,
+    state: str,
+) -> str:
+    """The URL to send a school's browser to, so it can approve the app.
+
+    ``GET /oauth/authorize?client_id&redirect_uri&scope&state``; the scope list
+    is space separated and encoded as ``+``, each entry ``name:required`` or
+    ``name:optional`` (a bare name means required). The redirect comes back to
+    ``redirect_uri?code=…&state=…``: check it with :func:`parse_callback`.
+    """
+    hosts = _base_of(oauth_base)
+    _require_text(client_id, "client_id")
+    _require_text(redirect_uri, "redirect_uri")
+    _require_text(state, "state")
+    scope_text = " ".join(str(s) for s in _scope_list(scopes))
+    query = "&".join(
+        [
+            f"client_id={quote_plus(client_id, safe='')}",
+            f"redirect_uri={quote_plus(redirect_uri, safe='')}",
+            # ':' is legal in a query and keeps "name:optional" readable, as documented.
+            f"scope={quote_plus(scope_text, safe=':')}",
+            f"state={quote_plus(state, safe='')}",
+        ]
+    )
+    return f"{hosts.authorize_url}?{query}"
+
+
+def parse_callback(query: str | Mapping[str, str], *, expected_state: str) -> str:
+    """Check the redirect back from ``/oauth/authorize`` and return the ``code``.
+
+    ``query`` is the full redirect URL, its query string, or already parsed
+    parameters. Raises :class:`OAuthError` when the state does not match
+    (``error="state_mismatch"``), when the school refused (the ``error`` the
+    server sent, e.g. ``access_denied``), or when no code came back. Messages
+    never contain the code or the state.
+    """
+    if isinstance(query, str):
+        text = query.split("#", 1)[0]
+        if "?" in text:
+            text = text.split("?", 1)[1]
+        params = dict(parse_qsl(text, keep_blank_values=True))
+    else:
+        params = dict(query)
+    if not check_state(expected_state, params.get("state")):
+        raise OAuthError(
+            "the state in the OAuth redirect does not match the one sent (possible CSRF)",
+            error="state_mismatch",
+        )
+    error = params.get("error")
+    if error:
+        description = params.get("error_description") or params.get("message") or ""
+        detail = f": {_excerpt(description, ())}" if description else ""
+        raise OAuthError(f"authorisation was not granted ({error}){detail}", error=error)
+    code = params.get("code")
+    if not code:
+        raise OAuthError("the OAuth redirect carries no code", error="missing_code")
+    return code
+
+
+# ---------------------------------------------------------------------------
+# token requests
+
+
+def _freeze(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TokenRequest:
+    """A ready-to-send ``POST /oauth/token``: the HTTP layer sends exactly this.
+
+    ``params`` go in the query string, as the API documents; there is no body.
+    ``secret_values`` lists every secret the request carries (client secret,
+    Basic credentials, code or refresh token) so that error texts and logs can
+    be passed through :func:`redact`. ``repr()`` shows none of them.
+    """
+
+    method: str = "POST"
+    url: str
+    grant_type: GrantType
+    headers: Mapping[str, str] = attrs.field(converter=_freeze)
+    params: Mapping[str, str] = attrs.field(converter=_freeze)
+    secret_values: tuple[str, ...] = attrs.field(default=(), eq=False)
+
+    def redacted_headers(self) -> dict[str, str]:
+        """The headers with credentials replaced by ``<redacted>`` (for logs)."""
+        return {
+            k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers.items()
+        }
+
+    def redacted_params(self) -> dict[str, str]:
+        """The query parameters with codes and tokens replaced by ``<redacted>``."""
+        return {k: (REDACTED if k in _SECRET_PARAMS else v) for k, v in self.params.items()}
+
+    def redacted_url(self) -> str:
+        """URL plus query string, secrets redacted: safe for log lines and errors."""
+        return f"{self.url}?{urlencode(self.redacted_params(), safe='<>')}"
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenRequest(method={self.method!r}, url={self.url!r}, "
+            f"grant_type={self.grant_type!r}, headers={self.redacted_headers()!r}, "
+            f"params={self.redacted_params()!r})"
+        )
+
+    __str__ = __repr__
+
+
+def _client_auth(client_id: str, client_secret: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    _require_text(client_id, "client_id")
+    _require_text(client_secret, "client_secret")
+    if ":" in client_id:
+        raise ConfigurationError("client_id cannot contain ':' (HTTP Basic would split it)")
+    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
+    headers = {"Authorization": f"Basic {basic}", "Accept": "application/json"}
+    return headers, (client_secret, basic)
+
+
+def code_grant(
+    *,
+    oauth_base: str | OAuthHosts,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+) -> TokenRequest:
+    """Exchange the code from the redirect for a school token (``authorization_code``).
+
+    ``redirect_uri`` must equal the one registered for the app.
+    """
+    headers, hidden = _client_auth(client_id, client_secret)
+    _require_text(code, "code")
+    _require_text(redirect_uri, "redirect_uri")
+    return TokenRequest(
+        url=_base_of(oauth_base).token_url,
+        grant_type="authorization_code",
+        headers=headers,
+        params={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+        secret_values=(*hidden, code),
+    )
+
+
+def refresh_grant(
+    *,
+    oauth_base: str | OAuthHosts,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+) -> TokenRequest:
+    """Renew a school token (``refresh_token`` grant)."""
+    headers, hidden = _client_auth(client_id, client_secret)
+    _require_text(refresh_token, "refresh_token")
+    return TokenRequest(
+        url=_base_of(oauth_base).token_url,
+        grant_type="refresh_token",
+        headers=headers,
+        params={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        secret_values=(*hidden, refresh_token),
+    )
+
+
+def client_credentials_grant(
+    *,
+    oauth_base: str | OAuthHosts,
+    client_id: str,
+    client_secret: str,
+) -> TokenRequest:
+    """Get an app-level token (``client_credentials`` grant)."""
+    headers, hidden = _client_auth(client_id, client_secret)
+    return TokenRequest(
+        url=_base_of(oauth_base).token_url,
+        grant_type="client_credentials",
+        headers=headers,
+        params={"grant_type": "client_credentials"},
+        secret_values=hidden,
+    )
+
+
+# ---------------------------------------------------------------------------
+# token responses
+
+_WWW_AUTH_ERROR = re.compile(r'error="?([A-Za-z0-9_.\-]+)"?')
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _load_json(body: bytes) -> Any:
+    """The decoded body, or a sentinel when it is not JSON at all."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def read_token_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    previous: Token | None = None,
+    school_id: int | None = None,
+    request: TokenRequest | None = None,
+) -> Token:
+    """Turn the token endpoint's answer into a :class:`Token`, or raise.
+
+    * 2xx with a JSON object: the new token (see :meth:`Token.from_response`;
+      ``previous`` supplies the refresh token the refresh answer omits).
+      When ``school_id`` is given it fills a missing ``school_id``, and a
+      token for another school is refused (it would be filed under the wrong
+      school).
+    * 400/401 with ``invalid_grant``: :class:`SchoolAuthRevoked` carrying
+      ``school_id`` (or ``previous.school_id``): the school revoked access.
+      When ``request`` says the grant was not a refresh (a bad or reused code),
+      it is a plain :class:`OAuthError` instead, because no school revoked
+      anything.
+    * any other error: :class:`OAuthError` with the ``error`` code and status.
+    * a body that is not JSON (an HTML error page): :class:`OAuthError`
+      saying so, with a short excerpt for error statuses only; a 2xx body is
+      never quoted since it may hold a token in an unexpected format.
+
+    ``request`` and ``previous`` also name the secrets to strip from any text
+    the server echoed back into the message.
+    """
+    hidden: list[str | None] = []
+    if request is not None:
+        hidden.extend(request.secret_values)
+    if previous is not None:
+        hidden.extend((previous.access_token, previous.refresh_token))
+    grant = request.grant_type if request is not None else "token"
+    content_type = _header(headers, "Content-Type") or "no content-type"
+    data = _load_json(body)
+
+    if 200 <= status < 300:
+        if data is _NOT_JSON:
+            raise OAuthError(
+                f"token endpoint answered HTTP {status} to the {grant} grant with a body that is"
+                f" not JSON ({_excerpt(content_type, hidden, 80)}, {len(body)} bytes)",
+                status=status,
+            )
+        if not isinstance(data, dict):
+            raise OAuthError(
+                f"token endpoint answered HTTP {status} to the {grant} grant with JSON that"
+                f" is not an object",
+                status=status,
+            )
+        try:
+            token = Token.from_response(data, now=now, previous=previous)
+        except OAuthError as exc:
+            raise OAuthError(f"{exc} (HTTP {status}, {grant} grant)", status=status) from None
+        if school_id is not None:
+            if token.school_id is None and token.level == "school":
+                token = attrs.evolve(token, school_id=school_id)
+            elif token.school_id is not None and token.school_id != school_id:
+                raise OAuthError(
+                    f"token endpoint issued a token for school {token.school_id}"
+                    f" where school {school_id} was expected",
+                    status=status,
+                )
+        return token
+
+    code: str | None = None
+    description: str | None = None
+    if isinstance(data, dict):
+        raw_code = data.get("error")
+        if isinstance(raw_code, str) and raw_code:
+            code = raw_code
+        raw_description = data.get("error_description") or data.get("message")
+        if isinstance(raw_description, str) and raw_description:
+            description = raw_description
+    if code is None:
+        match = _WWW_AUTH_ERROR.search(_header(headers, "WWW-Authenticate") or "")
+        if match:
+            code = match.group(1)
+    if code is not None:
+        code = _excerpt(code, hidden, 80)
+
+    if code == "invalid_grant" and status in (400, 401) and grant in ("refresh_token", "token"):
+        sid = school_id if school_id is not None else (previous.school_id if previous else None)
+        who = f"school {sid}" if sid is not None else "the school"
+        detail = f": {_excerpt(description, hidden)}" if description else ""
+        raise SchoolAuthRevoked(
+            f"{who} revoked access: refreshing its token answered invalid_grant"
+            f" (HTTP {status}){detail}",
+            school_id=sid,
+            status=status,
+        )
+
+    prefix = f"token endpoint refused the {grant} grant (HTTP {status})"
+    if code is not None or description is not None:
+        parts = []
+        if code is not None:
+            parts.append(f"error={code!r}")
+        if description is not None:
+            parts.append(f"description={_excerpt(description, hidden)!r}")
+        message = f"{prefix}: {', '.join(parts)}"
+    else:
+        text = body.decode("utf-8", errors="replace")
+        kind = "a non-JSON body" if data is _NOT_JSON else "JSON without an error code"
+        excerpt = _excerpt(text, hidden)
+        shown = f": {excerpt!r}" if excerpt else " (empty body)"
+        message = f"{prefix} with {kind} ({_excerpt(content_type, hidden, 80)}){shown}"
+    raise OAuthError(redact(message, hidden), error=code, status=status)

@@ -1,0 +1,68 @@
+"""Shared pieces of the generated resource classes."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from .._config import CallOptions
+from .._endpoint import Operation
+from .._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .._pagination import Paginator
+
+__all__ = ["CallOptions", "DateArg", "Resource", "Session", "check_batch"]
+
+T = TypeVar("T")
+
+#: A date parameter: a ``date``/``datetime`` or a ``YYYY-MM-DD`` string.
+DateArg = datetime.date | str
+
+
+class Session(Protocol):
+    """What a resource needs from its session: run an operation, or page through one."""
+
+    def _paginate(
+        self,
+        op: Operation,
+        model: type[T] | None,
+        path_args: Mapping[str, Any],
+        query: Mapping[str, Any],
+        *,
+        per_page: int | None,
+        options: CallOptions | None,
+    ) -> Paginator[T]: ...
+
+    async def _call(
+        self,
+        op: Operation,
+        model: type[Any] | None,
+        path_args: Mapping[str, Any],
+        query: Mapping[str, Any],
+        *,
+        body: Any = None,
+        v1_model: type[Any] | None = None,
+        options: CallOptions | None,
+    ) -> Any: ...
+
+
+class Resource:
+    """A group of operations on one kind of record (students, rooms...)."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def check_batch(name: str, items: Sequence[Any] | None, limit: int) -> None:
+    """Refuse batches the API rejects (CONCEPTS: up to 50 results per payload)."""
+    if items is None:
+        raise ConfigurationError(f"{name} is required")
+    if not 1 <= len(items) <= limit:
+        raise ConfigurationError(f"{name} must hold 1 to {limit} items, got {len(items)}")
