@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -10,9 +10,12 @@ from ._config import ClientConfig, Environment, Timeouts
 from ._decode import ModelDecoder
 from ._errors import ConfigurationError
 from ._pipeline import Pipeline
+from ._refresh import AppTokenManager, OAuthClient, RefreshHook, SchoolTokenManager
 from ._session import AppSession, ClientCore, SchoolSession
 from ._tokens import StaticToken, TokenProvider
 from ._transport import AiohttpTransport, ClientSession, TraceConfig, Transport
+from .auth import MemoryTokenStore, ScopeLike, Token, TokenStore, authorization_url, make_state
+from .auth import school_key as _school_key
 
 __all__ = ["AssemblyClient"]
 
@@ -33,6 +36,12 @@ class AssemblyClient:
     attempt or a :class:`Timeouts`. ``converter`` is a cattrs converter from
     :func:`make_converter` that you customised; the fast decoding path is then
     off unless ``fast_decode=True``.
+
+    With ``client_id``/``client_secret`` the client runs OAuth: school tokens
+    live in ``token_store`` (in memory by default; :class:`SQLiteTokenStore`
+    persists them) and are refreshed ``refresh_leeway`` seconds before expiry,
+    one refresh at a time per school; app endpoints get an app token by client
+    credentials automatically.
     """
 
     def __init__(
@@ -50,6 +59,11 @@ class AssemblyClient:
         converter: Any = None,
         fast_decode: bool | None = None,
         user_agent: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_store: TokenStore | None = None,
+        refresh_leeway: float = 300.0,
+        on_refresh: RefreshHook | None = None,
     ) -> None:
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
             timeouts: Timeouts | None = Timeouts(total=float(timeout))
@@ -70,6 +84,20 @@ class AssemblyClient:
         self._core = ClientCore(config=self.config, pipeline=Pipeline(self.config, self._transport),
                                 decoder=decoder)
         self._closed = False
+        if (client_id is None) != (client_secret is None):
+            raise ConfigurationError("pass both client_id and client_secret, or neither")
+        self.token_store: TokenStore = token_store or MemoryTokenStore()
+        self._client_id = client_id
+        self._oauth = (
+            OAuthClient(transport=self._transport, oauth_url=self.config.oauth_url,
+                        client_id=client_id, client_secret=client_secret,
+                        timeouts=self.config.timeouts)
+            if client_id is not None and client_secret is not None else None
+        )
+        self._refresh_leeway = refresh_leeway
+        self._on_refresh = on_refresh
+        self._managers: dict[int, SchoolTokenManager] = {}
+        self._app_manager: AppTokenManager | None = None
 
     def __repr__(self) -> str:
         return (f"<AssemblyClient environment={self.config.environment!r} "
@@ -81,30 +109,117 @@ class AssemblyClient:
 
     def school(
         self,
+        school_id: int | None = None,
         *,
         access_token: str | None = None,
+        token: Token | None = None,
         token_provider: TokenProvider | None = None,
-        school_id: int | None = None,
     ) -> SchoolSession:
-        """A session for one school: pass its ``access_token`` or a ``token_provider``."""
-        return SchoolSession(self._core, self._provider(access_token, token_provider),
-                             school_id=school_id)
+        """A session for one school.
+
+        ``client.school(123)`` uses the school's token from the token store,
+        refreshing it as needed; ``token=`` primes it with a :class:`Token`;
+        ``access_token=`` is a static token (no refresh); ``token_provider=``
+        is your own :class:`TokenProvider`. Sessions are cheap: open one per
+        school per task if you like, they share the token and its lock.
+        """
+        self._check_open()
+        given = sum(x is not None for x in (access_token, token, token_provider))
+        if given > 1:
+            raise ConfigurationError("pass one of access_token=, token= or token_provider=")
+        provider: TokenProvider
+        if access_token is not None:
+            provider = StaticToken(access_token)
+        elif token_provider is not None:
+            provider = token_provider
+        else:
+            if token is not None:
+                if token.school_id is None:
+                    raise ConfigurationError("token.school_id is required")
+                if school_id is not None and school_id != token.school_id:
+                    raise ConfigurationError("school_id and token.school_id differ")
+                school_id = token.school_id
+            if school_id is None:
+                raise ConfigurationError(
+                    "pass a school_id, or one of access_token=, token= or token_provider="
+                )
+            provider = self._manager(school_id, token)
+        return SchoolSession(self._core, provider, school_id=school_id)
+
+    def _manager(self, school_id: int, token: Token | None) -> SchoolTokenManager:
+        manager = self._managers.get(school_id)
+        if manager is None:
+            manager = SchoolTokenManager(
+                school_id=school_id, store=self.token_store, oauth=self._oauth,
+                leeway=self._refresh_leeway, on_refresh=self._on_refresh,
+            )
+            self._managers[school_id] = manager
+        if token is not None and manager._current is None:
+            manager._current = token
+        return manager
+
+    def token_manager(self, school_id: int) -> SchoolTokenManager:
+        """The token manager of a school (its refresh count, current token)."""
+        return self._manager(school_id, None)
 
     def app(
         self, *, access_token: str | None = None, token_provider: TokenProvider | None = None
     ) -> AppSession:
-        """A session for the app-level endpoints, with an app token."""
-        return AppSession(self._core, self._provider(access_token, token_provider))
+        """A session for the app-level endpoints (``/me``, ``/schools/registered``,
+        ``/authorizations``); without arguments it uses client credentials."""
+        self._check_open()
+        if access_token is not None and token_provider is not None:
+            raise ConfigurationError("pass access_token= or token_provider=, not both")
+        provider: TokenProvider
+        if access_token is not None:
+            provider = StaticToken(access_token)
+        elif token_provider is not None:
+            provider = token_provider
+        else:
+            if self._oauth is None:
+                raise ConfigurationError(
+                    "app endpoints need client_id/client_secret or an access_token"
+                )
+            if self._app_manager is None:
+                self._app_manager = AppTokenManager(store=self.token_store, oauth=self._oauth)
+            provider = self._app_manager
+        return AppSession(self._core, provider)
 
-    def _provider(self, access_token: str | None, provider: TokenProvider | None) -> TokenProvider:
+    def authorization_url(
+        self, *, redirect_uri: str, scopes: Iterable[ScopeLike], state: str | None = None
+    ) -> tuple[str, str]:
+        """The URL to send a school admin to, and the ``state`` to check on return."""
+        if self._client_id is None:
+            raise ConfigurationError("authorization_url needs client_id")
+        state = state or make_state()
+        url = authorization_url(oauth_base=str(self.config.oauth_url), client_id=self._client_id,
+                                redirect_uri=redirect_uri, scopes=scopes, state=state)
+        return url, state
+
+    async def exchange_code(self, code: str, *, redirect_uri: str) -> Token:
+        """Trade an authorization code for a school token and save it in the token store."""
+        oauth = self._require_oauth()
+        token = await oauth.exchange_code(code, redirect_uri)
+        if token.school_id is not None:
+            await self.token_store.set(_school_key(token.school_id), token)
+            self._managers.pop(token.school_id, None)
+        return token
+
+    async def add_token(self, token: Token) -> None:
+        """Save a school token you obtained elsewhere into the token store."""
+        if token.school_id is None:
+            raise ConfigurationError("token.school_id is required")
+        await self.token_store.set(_school_key(token.school_id), token)
+        self._managers.pop(token.school_id, None)
+
+    def _require_oauth(self) -> OAuthClient:
+        if self._oauth is None:
+            raise ConfigurationError("this needs client_id and client_secret")
+        return self._oauth
+
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the client is closed")
-        if (access_token is None) == (provider is None):
-            raise ConfigurationError("pass exactly one of access_token= or token_provider=")
-        if provider is not None:
-            return provider
-        assert access_token is not None
-        return StaticToken(access_token)
 
     async def aclose(self) -> None:
         """Close the connection pool if the client created it (idempotent)."""

@@ -1,0 +1,232 @@
+"""Token managers: OAuth grants over the transport, and single-flight refresh.
+
+:class:`OAuthClient` sends the grants that :mod:`assembly_async.auth` builds.
+:class:`SchoolTokenManager` is the token provider of one school: it refreshes
+shortly before expiry and after a 401 ``invalid_token``, with one lock per
+school so that 100 concurrent requests on an expired token cause exactly one
+refresh; the new token is written to the token store *before* it is used, so a
+restart never loses it. :class:`AppTokenManager` gets and caches the app token
+by client credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import attrs
+from yarl import URL
+
+from ._config import Timeouts
+from ._errors import SchoolAuthRevoked, TokenUnavailable
+from ._sansio import Request
+from ._transport import Transport
+from .auth import (
+    APP_KEY,
+    Token,
+    TokenRequest,
+    TokenStore,
+    client_credentials_grant,
+    code_grant,
+    read_token_response,
+    refresh_grant,
+    school_key,
+)
+
+__all__ = ["AppTokenManager", "OAuthClient", "RefreshHook", "SchoolTokenManager"]
+
+log = logging.getLogger("assembly_async.auth")
+
+#: Called after each refresh with (school_id, seconds it took); never sees the token.
+RefreshHook = Callable[[int | None, float], Awaitable[None] | None]
+
+
+class OAuthClient:
+    """Sends token grants (HTTP Basic client auth, params in the query string)."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        oauth_url: URL,
+        client_id: str,
+        client_secret: str,
+        timeouts: Timeouts,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._transport = transport
+        self._base = str(oauth_url).rstrip("/")
+        self._client_id = client_id
+        self._secret = client_secret
+        self._timeouts = timeouts
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"<OAuthClient oauth_url={self._base!r} client_id={self._client_id!r}>"
+
+    async def _send(self, grant: TokenRequest, *, previous: Token | None = None,
+                    school_id: int | None = None) -> Token:
+        url = URL(grant.url).with_query(dict(grant.params))
+        request = Request(method=grant.method, url=url, headers=dict(grant.headers),
+                          operation_id="oauthToken")
+        resp = await self._transport.send(request, timeouts=self._timeouts)
+        return read_token_response(resp.status, resp.headers, resp.body, now=self._clock(),
+                                   previous=previous, school_id=school_id, request=grant)
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> Token:
+        """Trade an authorization code for a school token (authorization_code grant)."""
+        grant = code_grant(oauth_base=self._base, client_id=self._client_id,
+                           client_secret=self._secret, code=code, redirect_uri=redirect_uri)
+        return await self._send(grant)
+
+    async def refresh(self, token: Token) -> Token:
+        """A new access token for ``token``'s school (refresh_token grant)."""
+        if not token.refresh_token:
+            raise TokenUnavailable(f"school {token.school_id}: the token has no refresh token")
+        grant = refresh_grant(oauth_base=self._base, client_id=self._client_id,
+                              client_secret=self._secret, refresh_token=token.refresh_token)
+        return await self._send(grant, previous=token, school_id=token.school_id)
+
+    async def client_credentials(self) -> Token:
+        """An app token (client_credentials grant)."""
+        grant = client_credentials_grant(oauth_base=self._base, client_id=self._client_id,
+                                         client_secret=self._secret)
+        return await self._send(grant)
+
+
+class SchoolTokenManager:
+    """The token provider of one school, backed by a token store.
+
+    One instance per school per client (the client caches them), so its lock is
+    the single-flight guard for that school's refreshes.
+    """
+
+    def __init__(
+        self,
+        *,
+        school_id: int,
+        store: TokenStore,
+        oauth: OAuthClient | None,
+        leeway: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        on_refresh: RefreshHook | None = None,
+    ) -> None:
+        self.school_id = school_id
+        self._key = school_key(school_id)
+        self._store = store
+        self._oauth = oauth
+        self._leeway = leeway
+        self._clock = clock
+        self._on_refresh = on_refresh
+        self._lock = asyncio.Lock()
+        self._current: Token | None = None
+        #: How many refresh grants this manager sent (observability and tests).
+        self.refresh_count = 0
+
+    def __repr__(self) -> str:
+        return f"<SchoolTokenManager school_id={self.school_id}>"
+
+    async def current(self) -> Token:
+        """The token in use, loaded from the store on first use."""
+        token = self._current
+        if token is None:
+            token = await self._store.get(self._key)
+            if token is None:
+                raise TokenUnavailable(f"no token stored for school {self.school_id}")
+            self._current = token
+        if not token.usable:
+            raise TokenUnavailable(
+                f"school {self.school_id} revoked access; its token is marked unusable"
+            )
+        return token
+
+    async def access_token(self) -> str:
+        token = await self.current()
+        if token.expires_within(self._leeway, self._clock()):
+            token = await self._refresh(token)
+        return token.access_token
+
+    async def token_rejected(self, token: str) -> bool:
+        current = await self.current()
+        if current.access_token != token:
+            return True  # another coroutine refreshed already: replay with the new one
+        if self._oauth is None or not current.refresh_token:
+            return False
+        await self._refresh(current)
+        return True
+
+    async def _refresh(self, stale: Token) -> Token:
+        async with self._lock:
+            current = self._current
+            if current is not None and current.access_token != stale.access_token:
+                return current  # refreshed while we waited for the lock
+            stored = await self._store.get(self._key)
+            if (stored is not None and stored.usable
+                    and stored.access_token != stale.access_token
+                    and not stored.expires_within(self._leeway, self._clock())):
+                self._current = stored  # another process refreshed and saved it
+                return stored
+            if self._oauth is None:
+                raise TokenUnavailable(
+                    f"school {self.school_id}: the token expired and no client credentials "
+                    "were given to refresh it"
+                )
+            started = time.monotonic()
+            try:
+                new = await self._oauth.refresh(stale)
+            except SchoolAuthRevoked:
+                await self._store.mark_unusable(self._key)
+                self._current = attrs.evolve(stale, usable=False)
+                log.warning("school %s revoked access: token marked unusable", self.school_id)
+                raise
+            self.refresh_count += 1
+            # Persist before use: a refreshed token that is not saved is lost at restart.
+            if not await self._store.compare_and_set(self._key, stored, new):
+                await self._store.set(self._key, new)
+            self._current = new
+            elapsed = time.monotonic() - started
+            log.info("refreshed the token of school %s in %.3fs", self.school_id, elapsed)
+            if self._on_refresh is not None:
+                result = self._on_refresh(self.school_id, elapsed)
+                if result is not None:
+                    await result
+            return new
+
+
+class AppTokenManager:
+    """The app token, by client credentials, cached in the store and reused."""
+
+    def __init__(self, *, store: TokenStore, oauth: OAuthClient) -> None:
+        self._store = store
+        self._oauth = oauth
+        self._lock = asyncio.Lock()
+        self._current: Token | None = None
+        self.grant_count = 0
+
+    def __repr__(self) -> str:
+        return "<AppTokenManager>"
+
+    async def _fetch(self, stale: str | None) -> Token:
+        async with self._lock:
+            current = self._current or await self._store.get(APP_KEY)
+            if current is not None and current.usable and current.access_token != stale \
+                    and not current.is_expired():
+                self._current = current
+                return current
+            new = await self._oauth.client_credentials()
+            self.grant_count += 1
+            await self._store.set(APP_KEY, new)
+            self._current = new
+            return new
+
+    async def access_token(self) -> str:
+        token = self._current
+        if token is None or token.is_expired():
+            token = await self._fetch(None)
+        return token.access_token
+
+    async def token_rejected(self, token: str) -> bool:
+        await self._fetch(token)
+        return True
