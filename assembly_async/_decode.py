@@ -36,6 +36,7 @@ _EXCERPT = 60
 
 _RAW_ENVELOPE = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ANY_JSON = msgspec.json.Decoder()
+_MISSING: Any = object()
 
 
 def _excerpt(body: bytes | bytearray | memoryview | str) -> str:
@@ -47,6 +48,11 @@ def _excerpt(body: bytes | bytearray | memoryview | str) -> str:
     if len(text) > _EXCERPT:
         text = text[:_EXCERPT] + "..."
     return f"the body starts {text!r}"
+
+
+def _schema_name(cls: Any) -> str:
+    name = getattr(cls, "__name__", None)
+    return name if isinstance(name, str) else repr(cls)
 
 
 def _is_blank(body: bytes | bytearray | memoryview | str) -> bool:
@@ -72,8 +78,8 @@ class ModelDecoder:
         own = converter is None
         self._converter: OrjsonConverter = make_converter() if converter is None else converter
         self._fast: bool = own if fast is None else bool(fast)
-        self._one_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
-        self._list_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+        self._one_decoders: dict[Any, msgspec.json.Decoder[Any] | None] = {}
+        self._list_decoders: dict[Any, msgspec.json.Decoder[Any] | None] = {}
 
     def __repr__(self) -> str:
         return f"<ModelDecoder fast={self._fast}>"
@@ -102,18 +108,19 @@ class ModelDecoder:
     def decode_one(self, cls: type[T], body: bytes, *, url: str | None = None) -> T:
         """Decode a body holding one JSON object into ``cls``."""
         if self._fast:
-            decoder = self._one_decoders.get(cls)
-            if decoder is None:
-                decoder = self._one_decoders[cls] = msgspec.json.Decoder(cls)
-            try:
-                result: T = decoder.decode(body)
-                return result
-            except msgspec.DecodeError:  # includes ValidationError: cattrs decides
-                pass
+            decoder = self._one_decoders.get(cls, _MISSING)
+            if decoder is _MISSING:
+                decoder = self._make_decoder(self._one_decoders, cls, cls)
+            if decoder is not None:
+                try:
+                    result: T = decoder.decode(body)
+                    return result
+                except msgspec.DecodeError:  # includes ValidationError: cattrs decides
+                    pass
         if _is_blank(body):
             raise DecodeError(
-                f"empty body where a {cls.__name__} object was expected",
-                schema=cls.__name__,
+                f"empty body where a {_schema_name(cls)} object was expected",
+                schema=_schema_name(cls),
                 url=url,
             )
         return self.structure_one(cls, self.loads(body, url=url), url=url)
@@ -134,30 +141,39 @@ class ModelDecoder:
         returned is then the envelope without ``data`` (else None).
         """
         if self._fast:
-            decoder = self._list_decoders.get(cls)
-            if decoder is None:
-                decoder = self._list_decoder(cls)
-            try:
-                if not envelope:
-                    return decoder.decode(body), None
-                parts = _RAW_ENVELOPE.decode(body)
-                data = parts.pop("data", None)
-                if data is not None:
-                    records = decoder.decode(data)
-                    return records, {key: _ANY_JSON.decode(raw) for key, raw in parts.items()}
-            except msgspec.DecodeError:  # includes ValidationError: cattrs decides
-                pass
+            decoder = self._list_decoders.get(cls, _MISSING)
+            if decoder is _MISSING:
+                decoder = self._make_decoder(self._list_decoders, cls, list[cls])  # type: ignore[valid-type]
+            if decoder is not None:
+                try:
+                    if not envelope:
+                        return decoder.decode(body), None
+                    parts = _RAW_ENVELOPE.decode(body)
+                    data = parts.pop("data", None)
+                    if data is not None:
+                        records = decoder.decode(data)
+                        return records, {key: _ANY_JSON.decode(raw) for key, raw in parts.items()}
+                except msgspec.DecodeError:  # includes ValidationError: cattrs decides
+                    pass
         return self._slow_list(cls, body, url=url, envelope=envelope)
 
-    def _list_decoder(self, cls: Any) -> msgspec.json.Decoder[Any]:
-        decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(list[cls])
-        self._list_decoders[cls] = decoder
+    @staticmethod
+    def _make_decoder(
+        cache: dict[Any, msgspec.json.Decoder[Any] | None], cls: Any, target: Any
+    ) -> msgspec.json.Decoder[Any] | None:
+        """Build and cache a msgspec decoder; None when msgspec cannot handle ``cls``."""
+        decoder: msgspec.json.Decoder[Any] | None
+        try:
+            decoder = msgspec.json.Decoder(target)
+        except TypeError:  # a type msgspec does not support: cattrs only
+            decoder = None
+        cache[cls] = decoder
         return decoder
 
     def _slow_list(
         self, cls: type[T], body: bytes, *, url: str | None, envelope: bool
     ) -> tuple[list[T], dict[str, Any] | None]:
-        name = cls.__name__
+        name = _schema_name(cls)
         if not envelope:
             if _is_blank(body):
                 return [], None
@@ -213,8 +229,8 @@ class ModelDecoder:
         """Structure parsed records one by one, so a failure names its record."""
         if not isinstance(items, (list, tuple)):
             raise DecodeError(
-                f"expected an array of {cls.__name__} records, found {json_kind(items)}",
-                schema=cls.__name__,
+                f"expected an array of {_schema_name(cls)} records, found {json_kind(items)}",
+                schema=_schema_name(cls),
                 url=url,
             )
         hook = self._converter.get_structure_hook(cls)
@@ -234,7 +250,7 @@ def _structure_error(
 ) -> DecodeError:
     details = structure_error_details(exc) or [("$", str(exc))]
     path, message = details[0]
-    text = f"cannot decode {cls.__name__}: {message}"
+    text = f"cannot decode {_schema_name(cls)}: {message}"
     rest = details[1:]
     if rest:
         shown = ", ".join(p for p, _ in rest[:_MORE_PATHS])
@@ -243,5 +259,5 @@ def _structure_error(
         text += f"; {len(rest)} more {noun} at {shown}{more}"
     record_id = obj.get("id") if isinstance(obj, dict) else None
     return DecodeError(
-        text, schema=cls.__name__, path=path, record_id=record_id, index=index, url=url
+        text, schema=_schema_name(cls), path=path, record_id=record_id, index=index, url=url
     )

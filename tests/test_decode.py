@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -84,7 +85,7 @@ def test_missing_fields_are_none(decoder: ModelDecoder) -> None:
 
 
 def test_nulls_everywhere(decoder: ModelDecoder) -> None:
-    record = {field.name: None for field in Student.__attrs_attrs__}
+    record: dict[str, Any] = {field.name: None for field in attrs.fields(Student)}
     record["demographics"] = {"is_pp": None, "pp_history": None, "nationalities": None}
     record["contacts"] = [{"contact_id": None, "relationship": None}]
     [student], _ = decoder.decode_list(Student, one_page(record))
@@ -464,3 +465,28 @@ def test_datetime_round_trip() -> None:
     decoder = ModelDecoder()
     student = Student(id=1, dob=SEPT_1)
     assert decoder.decode_one(Student, dump_json(decoder.converter, student)) == student
+
+
+class Money:
+    """A type msgspec cannot decode: only a converter hook knows it."""
+
+    def __init__(self, pence: int) -> None:
+        self.pence = pence
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Money) and other.pence == self.pence
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@attrs.frozen
+class Purse:
+    money: Money | None = None
+
+
+def test_types_msgspec_cannot_handle_use_the_converter() -> None:
+    converter = make_converter()
+    converter.register_structure_hook(Money, lambda v, _: Money(int(v)))
+    decoder = ModelDecoder(converter, fast=True)
+    assert decoder.decode_list(Purse, b'[{"money": 250}]') == ([Purse(money=Money(250))], None)
+    assert decoder.decode_one(Purse, b'{"money": 5}') == Purse(money=Money(5))

@@ -133,3 +133,21 @@ def test_generator_rejects_reference_cycles(generator: ModuleType) -> None:
     schemas["StudentPhoto"]["properties"]["owner"] = {"$ref": "#/components/schemas/Student"}
     with pytest.raises(generator.GeneratorError, match="cycle"):
         generator.generate(spec)
+
+
+def test_check_mode_detects_stale_and_missing_files(
+    generator: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generated, init = tmp_path / "models" / "_generated.py", tmp_path / "models" / "__init__.py"
+    monkeypatch.setattr(generator, "GENERATED_PATH", generated)
+    monkeypatch.setattr(generator, "INIT_PATH", init)
+    assert generator.main(["--check"]) == 1  # missing
+    assert generator.main([]) == 0  # writes both
+    assert generated.read_text("utf-8") == _generated_source()
+    assert generator.main(["--check"]) == 0
+    generated.write_text(generated.read_text("utf-8") + "# edited by hand\n", "utf-8")
+    assert generator.main(["--check"]) == 1
+
+
+def _generated_source() -> str:
+    return (ROOT / "assembly_async" / "models" / "_generated.py").read_text("utf-8")

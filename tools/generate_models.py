@@ -379,11 +379,14 @@ def render_generated(classes: list[ClassSpec]) -> str:
     out += ["", _ALIAS.rstrip("\n")]
     for spec in classes:
         out += ["", "", "@attrs.frozen", f"class {spec.name}:"]
-        if len(spec.doc) == 1:
-            out.append(f'    """{spec.doc[0]}"""')
+        lines: list[str] = []
+        for paragraph in spec.doc:
+            lines.extend(_wrap(paragraph, _LINE_WIDTH - 8) if paragraph else [""])
+        if len(lines) == 1 and len(lines[0]) + 10 <= _LINE_WIDTH:
+            out.append(f'    """{lines[0]}"""')
         else:
-            out.append(f'    """{spec.doc[0]}')
-            out.extend(f"    {line}" if line else "" for line in spec.doc[1:])
+            out.append(f'    """{lines[0]}')
+            out.extend(f"    {line}" if line else "" for line in lines[1:])
             out.append('    """')
         if spec.fields:
             out.append("")
@@ -433,6 +436,13 @@ def generate(spec: Mapping[str, Any] | None = None) -> dict[Path, str]:
     return {GENERATED_PATH: render_generated(classes), INIT_PATH: render_init(classes)}
 
 
+def _show(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -454,10 +464,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, "utf-8")
-            print(f"wrote {path.relative_to(ROOT)}")
+            print(f"wrote {_show(path)}")
     if stale:
         for path in stale:
-            print(f"stale: {path.relative_to(ROOT)} (run python tools/generate_models.py)")
+            print(f"stale: {_show(path)} (run python tools/generate_models.py)")
         return 1
     return 0
 

@@ -574,7 +574,8 @@ class LessonRooms:
 class Lesson:
     """A lesson (room lessons endpoint).
 
-    Note: Enum spelling 'InvigulationCover' differs from TimetableLessons ('InvigilationCover'); kept as found.
+    Note: Enum spelling 'InvigulationCover' differs from TimetableLessons ('InvigilationCover');
+    kept as found.
     """
 
     #: Type tag of the object. Normally "lesson".
