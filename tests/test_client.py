@@ -49,7 +49,8 @@ def mocked() -> Any:
 
 @pytest.fixture
 async def client() -> Any:
-    async with aa.AssemblyClient(environment="production") as c:
+    # One mocked answer per request: retries are tested in test_pipeline.py.
+    async with aa.AssemblyClient(environment="production", retries=0) as c:
         yield c
 
 
@@ -245,3 +246,32 @@ async def test_app_endpoints_need_an_app_session(client: aa.AssemblyClient) -> N
         client.school()
     with pytest.raises(ValueError):
         aa.AssemblyClient(api_url="http://api.example.com")  # plain HTTP off loopback
+
+
+async def test_per_page_falls_back_to_200_when_1500_is_refused(
+    mocked: aioresponses, client: aa.AssemblyClient
+) -> None:
+    asked: list[str] = []
+
+    def answer(url: Any, **kw: Any) -> CallbackResult:
+        asked.append(url.query["per_page"])
+        if url.query["per_page"] == "1500":
+            return CallbackResult(status=400, body=b'{"error":"invalid_request",'
+                                  b'"message":"per_page must be at most 200"}',
+                                  content_type="application/json")
+        return CallbackResult(body=orjson.dumps([student(1)]), content_type="application/json",
+                              headers=paging(1, 1, 200, 1))
+
+    mocked.get(re.compile(r".*/students\?.*"), callback=answer, repeat=True)
+    records = await client.school(access_token=TOKEN).students.list().all()
+    assert [s.id for s in records] == [1]
+    assert asked == ["1500", "200"]
+
+
+async def test_explicit_per_page_is_never_changed(
+    mocked: aioresponses, client: aa.AssemblyClient
+) -> None:
+    mocked.get(re.compile(r".*/students\?.*"), status=400, payload={"error": "bad"})
+    with pytest.raises(aa.BadRequest):
+        await client.school(access_token=TOKEN).students.list(per_page=1500).page(1)
+    assert len(mocked.requests) == 1
