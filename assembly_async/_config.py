@@ -147,13 +147,28 @@ class CallOptions:
     """Per-call overrides; ``DEFAULT`` (the default) means "the client's setting".
 
     ``timeout`` is seconds for the whole attempt or a :class:`Timeouts`;
-    ``retries`` the number of retries after the first attempt; ``api_version``
-    "1.1" or "1".
+    ``retries`` the number of retries after the first attempt (0 disables
+    retrying); ``api_version`` "1.1" or "1"; ``deadline`` seconds for the whole
+    call, all attempts and backoff included (None: no deadline);
+    ``retry_writes=True`` lets a POST/PATCH be retried after any transient
+    failure (it may then be applied twice), not only when it surely never
+    reached the server.
     """
 
     timeout: float | Timeouts | Default | None = DEFAULT
     retries: int | Default = DEFAULT
     api_version: str | Default = DEFAULT
+    deadline: float | Default | None = DEFAULT
+    retry_writes: bool | Default = DEFAULT
+
+    def __attrs_post_init__(self) -> None:
+        retries = self.retries
+        if retries is not DEFAULT and (isinstance(retries, bool) or not isinstance(retries, int)
+                                       or retries < 0):
+            raise ConfigurationError(f"retries must be an integer >= 0, got {retries!r}")
+        deadline = self.deadline
+        if deadline is not DEFAULT and deadline is not None and not deadline > 0:
+            raise ConfigurationError(f"deadline must be positive seconds, got {deadline!r}")
 
     def timeouts(self, default: Timeouts) -> Timeouts:
         """The timeouts for this call."""

@@ -71,7 +71,15 @@ BODY_EXCERPT_LIMIT = 2000
 
 
 class AssemblyError(Exception):
-    """Root of every error raised by assembly_async."""
+    """Root of every error raised by assembly_async.
+
+    When a call was attempted more than once, ``attempts`` says how often and
+    ``retry_history`` holds the errors of the earlier attempts, oldest first
+    (the exception itself is the last one).
+    """
+
+    attempts: int = 1
+    retry_history: tuple[BaseException, ...] = ()
 
 
 class ConfigurationError(AssemblyError, ValueError):
