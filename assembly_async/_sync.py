@@ -1,0 +1,484 @@
+"""Incremental sync: deltas of list operations, watermarks in a SyncState.
+
+CONCEPTS "Conditional requests": a list request carrying ``If-Modified-Since``
+/ ``If-None-Match`` answers with only the records changed since then (a delta)
+or ``304 Not Modified``. :meth:`SchoolSession.changes` returns a :class:`Delta`
+that sends the stored validators, walks the delta's pages concurrently and,
+only when the whole delta was consumed without an exception, stores the new
+watermark (the validators of the delta's FIRST page, so changes made while the
+walk ran are fetched again next time). An interrupted sync changes nothing.
+
+::
+
+    delta = school.changes("students", state=state, demographics=True)
+    async with delta:
+        async for student in delta:
+            upsert(student)
+        delete(delta.left_ids)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import orjson
+
+from . import models as _models
+from ._config import CallOptions
+from ._endpoint import Operation
+from ._errors import ConfigurationError
+from ._operations import OPERATIONS
+from ._pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
+from ._sansio import Validators
+from .resources._generated import SDK_CALLS
+
+if TYPE_CHECKING:
+    from ._session import ClientCore, SchoolSession
+
+__all__ = [
+    "CHANGE_OPERATIONS",
+    "Delta",
+    "MemorySyncState",
+    "Snapshot",
+    "SyncState",
+    "changes",
+    "sync_key",
+]
+
+T = TypeVar("T")
+
+
+def _change_operations() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for op_id, call in SDK_CALLS.items():
+        op = OPERATIONS[op_id]
+        if not (op.conditional and op.returns == "list" and op.method == "GET"):
+            continue
+        parts = call.split(".")
+        if parts[0] != "school" or len(parts) != 3:
+            continue
+        _, resource, method = parts
+        out[resource if method == "list" else f"{resource}.{method}"] = op_id
+    return dict(sorted(out.items()))
+
+
+#: Resource name accepted by ``changes()`` -> operationId of its conditional list:
+#: ``students`` (school.students.list), ``attendances.summaries``,
+#: ``teaching_groups.students`` (needs ``id=``)...
+CHANGE_OPERATIONS: dict[str, str] = _change_operations()
+#: Resources whose leavers are reported by a ``left`` endpoint.
+LEFT_OPERATIONS: dict[str, str] = {
+    "students": "getLeftStudents",
+    "staff_members": "getLeftStaffMembers",
+}
+
+
+@runtime_checkable
+class SyncState(Protocol):
+    """Where watermarks (``Validators``) live between syncs, keyed by :func:`sync_key`."""
+
+    async def get(self, key: str) -> Validators | None: ...
+
+    async def set(self, key: str, validators: Validators) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class MemorySyncState:
+    """Watermarks in a dict (lost when the process ends): the default."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Validators] = {}
+
+    def __repr__(self) -> str:
+        return f"<MemorySyncState keys={len(self._data)}>"
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    async def get(self, key: str) -> Validators | None:
+        return self._data.get(key)
+
+    async def set(self, key: str, validators: Validators) -> None:
+        self._data[key] = validators
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _norm(v) for k, v in value.items() if v is not None}
+    if isinstance(value, Iterable):
+        items = [_norm(v) for v in value]
+        return sorted(set(items), key=repr) if all(
+            isinstance(v, (int, str)) and not isinstance(v, bool) for v in items) else items
+    return str(value)
+
+
+def sync_key(school_id: int | str | None, operation_id: str, params: Mapping[str, Any]) -> str:
+    """A stable key for one school's list with its filters.
+
+    None-valued parameters are dropped, the rest sorted by name; id lists are
+    sorted and deduplicated; dates become ``YYYY-MM-DD``. So ``students=[2, 1]``
+    and ``students=(1, 2)`` share a watermark, ``year_code="7"`` and no filter do not.
+    """
+    norm = {k: _norm(v) for k, v in params.items() if v is not None}
+    body = orjson.dumps(norm, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    return f"{school_id}/{operation_id}/{body}"
+
+
+_DEFAULT_STATES: dict[int, MemorySyncState] = {}
+
+
+def default_state(core: ClientCore) -> MemorySyncState:
+    """The client's own in-memory state (one per client, dropped with it)."""
+    key = id(core)
+    state = _DEFAULT_STATES.get(key)
+    if state is None:
+        state = _DEFAULT_STATES[key] = MemorySyncState()
+        weakref.finalize(core, _DEFAULT_STATES.pop, key, None)
+    return state
+
+
+class Delta(Generic[T]):
+    """The records of one list changed since the stored watermark.
+
+    Use as ``async with delta: async for record in delta: ...`` (or
+    ``delta.raw_pages()`` for ``list[dict]`` pages). Attributes after the walk:
+    ``not_modified`` (a 304: nothing yielded), ``left_ids`` (ids from the
+    ``left`` endpoint since the old watermark; students and staff only),
+    ``requests`` (HTTP requests used), ``full`` (no watermark was stored: a
+    first, full sync). The new watermark is saved on a clean ``__aexit__``
+    after the delta was consumed to its end; otherwise the state is untouched.
+    """
+
+    def __init__(
+        self,
+        session: SchoolSession,
+        op: Operation,
+        model: type[T],
+        path_args: Mapping[str, Any],
+        query: Mapping[str, Any],
+        *,
+        state: SyncState,
+        key: str,
+        left_op: Operation | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+    ) -> None:
+        self._session = session
+        self._op = op
+        self._model = model
+        self._path_args = dict(path_args)
+        self._query = dict(query)
+        self._left_op = left_op
+        self._per_page = per_page
+        self._concurrency = concurrency
+        self._options = options
+        #: The state and key the watermark is read from and written to.
+        self.state = state
+        self.key = key
+        # Validate the arguments now, at the call site.
+        session._paginate(op, model, path_args, query, per_page=per_page, options=options)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        self._loaded = False
+        self._started = False
+        self._complete = False
+        self._committed = False
+        self._stored: Validators | None = None
+        self._new: Validators | None = None
+        self._paginators: list[Paginator[Any]] = []
+        self._walker: PageWalker[Any] | None = None
+        self.not_modified = False
+        self.full = True
+        self.left_ids: list[Any] = []
+
+    def __repr__(self) -> str:
+        return (f"<Delta {self._op.operation_id} key={self.key!r} full={self.full} "
+                f"complete={self._complete} requests={self.requests}>")
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests this delta used so far (list pages and the left endpoint)."""
+        return sum(p.requests for p in self._paginators)
+
+    @property
+    def complete(self) -> bool:
+        """True once the delta was consumed to its end."""
+        return self._complete
+
+    @property
+    def watermark(self) -> Validators | None:
+        """The validators that a commit would store (None before the first page or after a 304)."""
+        return self._new
+
+    @property
+    def stored(self) -> Validators | None:
+        """The watermark the delta was taken against (None: a full sync)."""
+        return self._stored
+
+    async def _load(self) -> None:
+        if self._loaded:
+            return
+        stored = await self.state.get(self.key)
+        self._stored = stored if stored else None
+        self.full = self._stored is None
+        self._loaded = True
+
+    async def __aenter__(self) -> Delta[T]:
+        await self._load()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close_walk()
+        if exc_type is None:
+            await self.commit()
+
+    async def _close_walk(self) -> None:
+        if self._walker is not None:
+            await self._walker.aclose()
+
+    async def commit(self) -> bool:
+        """Store the new watermark if the delta was consumed to its end (done by
+        ``__aexit__``); returns whether the state was written."""
+        if not self._complete or self._committed:
+            return False
+        self._committed = True
+        if self._new:
+            await self.state.set(self.key, self._new)
+            return True
+        return False
+
+    async def _start(self, raw: bool) -> PageWalker[Any]:
+        if self._started:
+            raise RuntimeError("a Delta can be iterated once; ask changes() for a new one")
+        self._started = True
+        await self._load()
+        paginator = self._session._paginate(
+            self._op, self._model, self._path_args, self._query, per_page=self._per_page,
+            options=self._options, validators=self._stored,
+        )
+        paginator.concurrency = self._concurrency
+        self._paginators.append(paginator)
+        self._walker = paginator.walker(raw=raw)
+        return self._walker
+
+    async def _finish(self, walker: PageWalker[Any]) -> None:
+        first: Page[Any] | None = walker.first_page
+        if first is not None and first.not_modified:
+            self.not_modified = True
+            self._new = None
+        elif first is not None:
+            self._new = first.validators or None
+        await self._fetch_left()
+        self._complete = True
+
+    async def _fetch_left(self) -> None:
+        stored = self._stored
+        if self._left_op is None or stored is None or not stored.last_modified:
+            return
+        # getLeftStudents takes If-Modified-Since only: send the old watermark's date.
+        paginator: Paginator[Any] = self._session._paginate(
+            self._left_op, None, {}, {}, per_page=None, options=self._options,
+            validators=Validators(last_modified=stored.last_modified),
+        )
+        paginator.concurrency = self._concurrency
+        self._paginators.append(paginator)
+        ids: list[Any] = []
+        async with paginator.raw_pages() as pages:
+            async for records in pages:
+                ids.extend(r.get("id") for r in records if isinstance(r, dict))
+        self.left_ids = [i for i in ids if i is not None]
+
+    def __aiter__(self) -> _DeltaRecords[T]:
+        return _DeltaRecords(self)
+
+    def raw_pages(self) -> _DeltaRawPages:
+        """Each page of the delta as parsed JSON (``list[dict]``), no models built."""
+        return _DeltaRawPages(self)
+
+
+class _DeltaRecords(Generic[T]):
+    def __init__(self, delta: Delta[T]) -> None:
+        self._delta = delta
+        self._walker: PageWalker[T] | None = None
+        self._it: Iterator[T] = iter(())
+
+    def __aiter__(self) -> _DeltaRecords[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        for item in self._it:
+            return item
+        if self._walker is None:
+            self._walker = await self._delta._start(raw=False)
+        while True:
+            page = await self._walker.next_page()
+            if page is None:
+                await self._delta._finish(self._walker)
+                raise StopAsyncIteration
+            self._it = iter(page.items)
+            for item in self._it:
+                return item
+
+    async def aclose(self) -> None:
+        if self._walker is not None:
+            await self._walker.aclose()
+
+    def __del__(self) -> None:
+        walker = getattr(self, "_walker", None)
+        if walker is not None:
+            walker.cancel_pending()
+
+
+class _DeltaRawPages:
+    def __init__(self, delta: Delta[Any]) -> None:
+        self._delta = delta
+        self._walker: PageWalker[RawRecord] | None = None
+
+    def __aiter__(self) -> _DeltaRawPages:
+        return self
+
+    async def __anext__(self) -> list[RawRecord]:
+        if self._walker is None:
+            self._walker = await self._delta._start(raw=True)
+        page = await self._walker.next_page()
+        if page is None:
+            await self._delta._finish(self._walker)
+            raise StopAsyncIteration
+        return page.items
+
+    async def aclose(self) -> None:
+        if self._walker is not None:
+            await self._walker.aclose()
+
+    def __del__(self) -> None:
+        walker = getattr(self, "_walker", None)
+        if walker is not None:
+            walker.cancel_pending()
+
+
+def resolve(resource: str) -> tuple[Operation, Operation | None]:
+    """The conditional list operation (and its ``left`` operation) of a resource name."""
+    op_id = CHANGE_OPERATIONS.get(resource)
+    if op_id is None:
+        raise ConfigurationError(
+            f"no conditional list for {resource!r}; one of: {', '.join(CHANGE_OPERATIONS)}"
+        )
+    left = LEFT_OPERATIONS.get(resource)
+    return OPERATIONS[op_id], OPERATIONS[left] if left else None
+
+
+def changes(
+    session: SchoolSession,
+    resource: str,
+    *,
+    state: SyncState | None = None,
+    per_page: int | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    options: CallOptions | None = None,
+    key: str | None = None,
+    **params: Any,
+) -> Delta[Any]:
+    """Build the :class:`Delta` of ``resource`` for a session (see ``SchoolSession.changes``)."""
+    op, left_op = resolve(resource)
+    path_names = {p.name for p in op.path_params}
+    path_args = {k: v for k, v in params.items() if k in path_names}
+    query = {k: v for k, v in params.items() if k not in path_names}
+    if key is None:
+        if session.school_id is None:
+            raise ConfigurationError(
+                "changes() needs the session's school_id (client.school(id, ...)) or key="
+            )
+        key = sync_key(session.school_id, op.operation_id, params)
+    model = getattr(_models, op.model or "", None)
+    if model is None:  # pragma: no cover - every conditional list has a model
+        raise ConfigurationError(f"{op.operation_id} has no model")
+    return Delta(session, op, model, path_args, query,
+                 state=state if state is not None else default_state(session._core),
+                 key=key, left_op=left_op, per_page=per_page, concurrency=concurrency,
+                 options=options)
+
+
+def _record_id(record: Any) -> Any:
+    if isinstance(record, dict):
+        return record.get("id")
+    return getattr(record, "id", None)
+
+
+class Snapshot(Generic[T]):
+    """A local copy of a list kept current by deltas: ``records`` maps id -> record.
+
+    ``await snapshot.refresh()`` runs one delta: a full sync replaces the
+    records, a delta upserts changed records and removes ``left_ids``. The copy
+    and its watermark change together, only when the delta succeeded. The
+    snapshot keeps its watermark in its own :class:`MemorySyncState` unless
+    given ``state=``; a persistent state only makes sense if you persist
+    ``records`` alongside it.
+    """
+
+    def __init__(
+        self,
+        session: SchoolSession,
+        resource: str,
+        *,
+        state: SyncState | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        **params: Any,
+    ) -> None:
+        self._session = session
+        self._resource = resource
+        self._params = params
+        self._concurrency = concurrency
+        self.state: SyncState = state if state is not None else MemorySyncState()
+        self.records: dict[Any, T] = {}
+        #: The last delta applied (its requests, not_modified, left_ids).
+        self.last: Delta[Any] | None = None
+        resolve(resource)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def values(self) -> list[T]:
+        """The full current list."""
+        return list(self.records.values())
+
+    async def refresh(self) -> Delta[Any]:
+        """Fetch and apply one delta; returns it."""
+        delta = changes(self._session, self._resource, state=self.state,
+                        concurrency=self._concurrency, **self._params)
+        changed: dict[Any, T] = {}
+        async with delta:
+            async for record in delta:
+                changed[_record_id(record)] = record
+            if delta.full:
+                fresh = changed
+            else:
+                fresh = dict(self.records)
+                fresh.update(changed)
+                for gone in delta.left_ids:
+                    fresh.pop(gone, None)
+        # Only after the watermark was stored: copy and watermark move together.
+        self.records = fresh
+        self.last = delta
+        return delta

@@ -1,0 +1,121 @@
+"""Sync watermarks in one SQLite file (needs the optional ``aiosqlite`` package).
+
+::
+
+    async with SQLiteSyncState("sync.db") as state:
+        async with school.changes("students", state=state) as delta:
+            ...
+
+The file holds only ``Last-Modified``/``ETag`` values per key, no school data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from ._errors import ConfigurationError
+from ._sansio import Validators
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+__all__ = ["SQLiteSyncState"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sync_state (
+    key TEXT PRIMARY KEY,
+    last_modified TEXT,
+    etag TEXT,
+    updated_at REAL NOT NULL
+)
+"""
+_UPSERT = ("INSERT OR REPLACE INTO sync_state (key, last_modified, etag, updated_at) "
+           "VALUES (?, ?, ?, ?)")
+
+
+class SQLiteSyncState:
+    """A :class:`SyncState` in SQLite: survives restarts; safe for several
+    processes (WAL mode, one short transaction per write)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteSyncState {str(self.path)!r} open={self._db is not None}>"
+
+    async def open(self) -> SQLiteSyncState:
+        """Open (and create) the file; idempotent."""
+        async with self._lock:
+            if self._db is None:
+                try:
+                    import aiosqlite
+                except ImportError as exc:  # pragma: no cover - optional dependency
+                    raise ConfigurationError("SQLiteSyncState needs aiosqlite") from exc
+                db = await aiosqlite.connect(str(self.path))
+                try:
+                    await db.execute("PRAGMA journal_mode=WAL")
+                    await db.execute("PRAGMA busy_timeout=5000")
+                    await db.execute(_SCHEMA)
+                    await db.commit()
+                except BaseException:
+                    await db.close()
+                    raise
+                self._db = db
+        return self
+
+    async def close(self) -> None:
+        """Close the file; idempotent."""
+        async with self._lock:
+            if self._db is not None:
+                db, self._db = self._db, None
+                await db.close()
+
+    async def __aenter__(self) -> SQLiteSyncState:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            await self.open()
+        assert self._db is not None
+        return self._db
+
+    async def get(self, key: str) -> Validators | None:
+        db = await self._conn()
+        async with db.execute(
+            "SELECT last_modified, etag FROM sync_state WHERE key = ?", (key,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return Validators(last_modified=row[0], etag=row[1])
+
+    async def set(self, key: str, validators: Validators) -> None:
+        db = await self._conn()
+        await db.execute(_UPSERT, (key, validators.last_modified, validators.etag, time.time()))
+        await db.commit()
+
+    async def delete(self, key: str) -> None:
+        db = await self._conn()
+        await db.execute("DELETE FROM sync_state WHERE key = ?", (key,))
+        await db.commit()
+
+    async def keys(self) -> list[str]:
+        """Every stored key (for inspection and cleanup)."""
+        db = await self._conn()
+        async with db.execute("SELECT key FROM sync_state ORDER BY key") as cur:
+            rows = await cur.fetchall()
+        return [str(r[0]) for r in rows]
