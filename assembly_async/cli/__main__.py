@@ -1,0 +1,5 @@
+"""``python -m assembly_async.cli``."""
+
+from . import main
+
+raise SystemExit(main())

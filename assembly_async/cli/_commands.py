@@ -1,0 +1,261 @@
+"""``sync``, ``token`` and ``status``: the commands that talk to the real API."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from .._bulk import SyncEngine
+from .._client import AssemblyClient
+from .._errors import AssemblyError
+from ..auth import SQLiteTokenStore
+from ..sinks import SQLiteSink, SyncRun, sink_for_path
+from ._ui import UI
+
+__all__ = ["CLIError", "cmd_status", "cmd_sync", "cmd_token", "known_resources"]
+
+
+class CLIError(Exception):
+    """Bad input: printed as one line on stderr, exit code 2."""
+
+
+def known_resources() -> list[str]:
+    """Resources ``sync`` accepts: conditional school lists with a flat name."""
+    from .._sync import CHANGE_OPERATIONS
+
+    return [name for name in CHANGE_OPERATIONS if "." not in name]
+
+
+def parse_resources(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise CLIError("--resources is empty")
+    known = known_resources()
+    for name in names:
+        if name not in known:
+            raise CLIError(f"unknown resource {name!r}; choose from: {', '.join(known)}")
+    return names
+
+
+def parse_school_ids(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CLIError(f"--schools must be comma-separated integers, got {text!r}") from None
+    if not ids or any(i < 1 for i in ids):
+        raise CLIError(f"--schools must be comma-separated positive integers, got {text!r}")
+    return ids
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise CLIError(f"{name} is not set in the environment")
+    return value
+
+
+def _environment() -> Any:
+    env = os.environ.get("ASSEMBLY_ENVIRONMENT", "sandbox").strip() or "sandbox"
+    if env not in ("sandbox", "production"):
+        raise CLIError(f"ASSEMBLY_ENVIRONMENT must be 'sandbox' or 'production', got {env!r}")
+    return env
+
+
+def _check_store_path(path: str, create: bool) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        raise CLIError(f"token store {path!r} is a directory, not an SQLite file")
+    if not create and not p.is_file():
+        raise CLIError(f"token store {path!r} does not exist "
+                       "(create it with `assembly-async token exchange`)")
+    if create and not p.parent.is_dir():
+        raise CLIError(f"directory of token store {path!r} does not exist")
+    return p
+
+
+def _check_sink_path(text: str) -> Path:
+    sink_path = Path(text)
+    if not sink_path.parent.is_dir():
+        raise CLIError(f"directory of --sink {text!r} does not exist")
+    is_db = isinstance(sink_for_path(sink_path), SQLiteSink)
+    if sink_path.exists() and sink_path.is_dir() == is_db:
+        raise CLIError(f"--sink {text!r}: a .db path must be a file, anything else a directory")
+    return sink_path
+
+
+def _check_existing_sink(text: str) -> Path:
+    sink_path = Path(text)
+    if not sink_path.exists():
+        raise CLIError(f"--sink {text!r} does not exist")
+    if isinstance(sink_for_path(sink_path), SQLiteSink) and not sink_path.is_file():
+        raise CLIError(f"--sink {text!r} is not a file")
+    return sink_path
+
+
+@asynccontextmanager
+async def open_store(path: str, *, create: bool) -> AsyncIterator[SQLiteTokenStore]:
+    """The token store at ``path``; it must exist unless ``create``."""
+    p = _check_store_path(path, create)
+    store = SQLiteTokenStore(p)
+    try:
+        await store.open()
+        await store.keys()
+    except (sqlite3.DatabaseError, OSError) as exc:
+        await store.close()
+        raise CLIError(f"cannot read token store {path!r}: {exc}") from None
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def make_client(args: argparse.Namespace, store: Any, *, need_secret: bool = True
+                ) -> AssemblyClient:
+    client_id = _env("ASSEMBLY_CLIENT_ID")
+    secret = _env("ASSEMBLY_CLIENT_SECRET") if need_secret else os.environ.get(
+        "ASSEMBLY_CLIENT_SECRET", "unused")
+    return AssemblyClient(environment=_environment(), api_url=args.api_url,
+                          oauth_url=args.oauth_url, client_id=client_id,
+                          client_secret=secret, token_store=store)
+
+
+async def stored_school_ids(store: SQLiteTokenStore) -> list[int]:
+    ids = []
+    for key in await store.keys():
+        if key.startswith("school:"):
+            try:
+                ids.append(int(key.split(":", 1)[1]))
+            except ValueError:
+                continue
+    return sorted(ids)
+
+
+def _state_path(sink_path: Path) -> Path:
+    if sink_path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
+        return sink_path.with_name(sink_path.name + ".state")
+    return sink_path / "_sync_state.db"
+
+
+async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
+    from .._sync_sqlite import SQLiteSyncState
+
+    resources = parse_resources(args.resources)
+    wanted = parse_school_ids(args.schools)
+    sink_path = _check_sink_path(args.sink)
+    if args.concurrency < 1:
+        raise CLIError("--concurrency must be >= 1")
+    async with open_store(args.token_store, create=False) as store:
+        client = make_client(args, store)
+        ids = wanted if wanted is not None else await stored_school_ids(store)
+        if not ids:
+            raise CLIError(f"no school tokens in {args.token_store!r}")
+        sink = sink_for_path(sink_path)
+        state_path = Path(args.state) if args.state else _state_path(sink_path)
+        async with client:
+            await sink.open()
+            try:
+                async with SQLiteSyncState(state_path) as state:
+                    engine = SyncEngine(client, sink, state, resources=resources,
+                                        concurrency=args.concurrency)
+                    with ui.progress(ids, resources) as progress:
+                        engine.on_progress = progress.event
+                        report = await engine.run(ids)
+            finally:
+                await sink.close()
+    ui.report_table(f"Sync into {args.sink}", report)
+    return 0 if report.ok else 1
+
+
+async def cmd_token(args: argparse.Namespace, ui: UI) -> int:
+    if args.token_command == "authorize-url":
+        from .._config import ClientConfig
+        from ..auth import authorization_url, make_state
+
+        config = ClientConfig.create(environment=_environment(), api_url=args.api_url,
+                                     oauth_url=args.oauth_url)
+        scopes = [s for s in args.scopes.replace(",", " ").split() if s]
+        if not scopes:
+            raise CLIError("--scopes is empty")
+        state = args.state or make_state()
+        url = authorization_url(oauth_base=str(config.oauth_url),
+                                client_id=_env("ASSEMBLY_CLIENT_ID"),
+                                redirect_uri=args.redirect_uri, scopes=scopes, state=state)
+        ui.line(url)
+        ui.line(f"state: {state}")
+        return 0
+    async with open_store(args.token_store, create=args.token_command != "refresh") as store:
+        client = make_client(args, store)
+        async with client:
+            if args.token_command == "exchange":
+                token = await client.exchange_code(args.code, redirect_uri=args.redirect_uri)
+                ui.line(f"stored the token of school {token.school_id} "
+                        f"({len(token.scopes)} scopes) in {args.token_store}")
+            elif args.token_command == "refresh":
+                ids = parse_school_ids(args.schools) or await stored_school_ids(store)
+                if not ids:
+                    raise CLIError(f"no school tokens in {args.token_store!r}")
+                failed = 0
+                for sid in ids:
+                    try:
+                        await client.refresh_school_token(sid)
+                        ui.line(f"school {sid}: refreshed")
+                    except AssemblyError as exc:
+                        failed += 1
+                        ui.line(f"school {sid}: {type(exc).__name__}: {exc}")
+                return 1 if failed else 0
+            else:  # client-credentials
+                await client.client_credentials()
+                ui.line(f"stored the app token in {args.token_store}")
+    return 0
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float)):
+        import datetime as _dt
+
+        value = _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+    return str(value.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+async def cmd_status(args: argparse.Namespace, ui: UI) -> int:
+    wanted = parse_school_ids(args.schools)
+    runs: dict[int, SyncRun] = {}
+    if args.sink:
+        sink = sink_for_path(_check_existing_sink(args.sink))
+        try:
+            await sink.open()
+            runs = await sink.last_runs()
+        except sqlite3.DatabaseError as exc:
+            raise CLIError(f"cannot read --sink {args.sink!r}: {exc}") from None
+        finally:
+            await sink.close()
+    async with open_store(args.token_store, create=False) as store:
+        client = make_client(args, store)
+        ids = wanted if wanted is not None else await stored_school_ids(store)
+        rows = []
+        failed = 0
+        async with client:
+            for sid in ids:
+                try:
+                    st = await client.school(sid).details.status()
+                    api = [_when(st.last_sync_at), st.last_sync_status or "-",
+                           _when(st.last_changes_at)]
+                except AssemblyError as exc:
+                    failed += 1
+                    api = ["-", f"{type(exc).__name__}", "-"]
+                run = runs.get(sid)
+                local = (["-", "-", "-"] if run is None else
+                         [_when(run.finished_at), run.records, "ok" if run.ok else "failed"])
+                rows.append([sid, *api, *local])
+    ui.table("School status", ["school", "API last sync", "status", "last changes",
+                               "local last sync", "records", "local status"], rows)
+    return 1 if failed else 0

@@ -1,0 +1,141 @@
+"""JSONLinesSink: append-only JSON Lines files, one per resource."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import attrs
+import orjson
+
+from .._errors import ConfigurationError
+from ._base import SyncRun, check_resource_name, record_key
+
+__all__ = ["JSONLinesSink"]
+
+
+class JSONLinesSink:
+    """Records as JSON Lines in ``directory/<resource>.jsonl``.
+
+    Every line is one event::
+
+        {"op": "upsert", "school_id": 1, "id": 15, "synced_at": 1.7e9, "record": {...}}
+        {"op": "remove", "school_id": 1, "id": 16, "synced_at": 1.7e9}
+
+    The files are a log: the current state of ``(school_id, id)`` is its last
+    line (an upsert, or a ``remove`` tombstone). Runs go to
+    ``sync_runs.jsonl``. Writes are buffered and flushed at the end of each call.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._files: dict[str, IO[bytes]] = {}
+        self._lock = asyncio.Lock()
+        self._open = False
+
+    def __repr__(self) -> str:
+        return f"JSONLinesSink({str(self.directory)!r})"
+
+    def _mkdir(self) -> None:
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigurationError(f"{str(self.directory)!r} is not a directory")
+        if not self.directory.parent.is_dir():
+            raise ConfigurationError(f"directory {str(self.directory.parent)!r} does not exist")
+        self.directory.mkdir(exist_ok=True)
+
+    async def open(self) -> None:
+        """Create the directory if needed (its parent must exist)."""
+        self._mkdir()
+        self._lock = asyncio.Lock()
+        self._open = True
+
+    def _close_files(self) -> None:
+        files, self._files = self._files, {}
+        for f in files.values():
+            f.close()
+
+    async def close(self) -> None:
+        """Flush and close every file (idempotent)."""
+        self._open = False
+        self._close_files()
+
+    async def __aenter__(self) -> JSONLinesSink:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def path(self, resource: str) -> Path:
+        """The file of one resource (``sync_runs`` for the run log)."""
+        return self.directory / f"{resource}.jsonl"
+
+    def _append(self, name: str, lines: list[bytes]) -> None:
+        if not self._open:
+            raise ConfigurationError("JSONLinesSink is not open: call open() or use async with")
+        f = self._files.get(name)
+        if f is None:
+            f = self._files[name] = self.path(name).open("ab")
+        f.write(b"".join(lines))
+        f.flush()
+
+    async def write(self, school_id: int, resource: str, records: list[dict[str, Any]]) -> None:
+        """Append one upsert line per record."""
+        if not records:
+            return
+        check_resource_name(resource)
+        now = time.time()
+        lines = [
+            orjson.dumps({"op": "upsert", "school_id": school_id, "id": record_key(r),
+                          "synced_at": now, "record": r}) + b"\n"
+            for r in records
+        ]
+        async with self._lock:
+            self._append(resource, lines)
+
+    async def remove(self, school_id: int, resource: str, ids: Sequence[Any]) -> None:
+        """Append one tombstone line per id."""
+        if not ids:
+            return
+        check_resource_name(resource)
+        now = time.time()
+        lines = [
+            orjson.dumps({"op": "remove", "school_id": school_id, "id": i, "synced_at": now})
+            + b"\n"
+            for i in ids
+        ]
+        async with self._lock:
+            self._append(resource, lines)
+
+    async def record_run(self, run: SyncRun) -> None:
+        """Append the run to ``sync_runs.jsonl``."""
+        async with self._lock:
+            self._append("sync_runs", [orjson.dumps(attrs.asdict(run)) + b"\n"])
+
+    def _read_runs(self) -> dict[int, SyncRun]:
+        out: dict[int, SyncRun] = {}
+        path = self.path("sync_runs")
+        if not path.exists():
+            return out
+        with path.open("rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                d = orjson.loads(line)
+                d["resources"] = tuple(d.get("resources") or ())
+                run = SyncRun(**d)
+                out[run.school_id] = run
+        return out
+
+    async def last_runs(self) -> dict[int, SyncRun]:
+        """The latest run of every school in ``sync_runs.jsonl``."""
+        async with self._lock:
+            return self._read_runs()

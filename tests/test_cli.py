@@ -1,0 +1,232 @@
+"""The assembly-async command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assembly_async.cli import main
+
+
+def test_demo_three_schools(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    code = main(["--plain", "demo", "--schools", "3", "--db", str(db)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "First sync (full)" in out and "Second sync (incremental)" in out
+    for col in ("school", "records", "requests", "304s", "retries", "time"):
+        assert col in out
+    assert out.count("total") >= 2
+    assert db.is_file()
+    assert "Traceback" not in out + err
+
+
+def test_demo_rich_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("rich")
+    assert main(["demo", "--schools", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Second sync (incremental)" in out and "304s" in out
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ASSEMBLY_CLIENT_ID", "ASSEMBLY_CLIENT_SECRET", "ASSEMBLY_ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSEMBLY_CLIENT_ID", "id")
+    monkeypatch.setenv("ASSEMBLY_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("ASSEMBLY_ENVIRONMENT", "sandbox")
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, needle: str) -> None:
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("assembly-async: error:")
+    assert needle in lines[0]
+    assert "Traceback" not in out + err
+
+
+def test_missing_credentials(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                             no_credentials: None) -> None:
+    store = tmp_path / "tokens.db"
+    assert main(["token", "client-credentials", "--token-store", str(store)]) == 2
+    _, err = capsys.readouterr()
+    assert "ASSEMBLY_CLIENT_ID" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["sync", "--token-store", "{tmp}/tokens.db", "--sink", "{tmp}/out.db",
+          "--resources", "students,pupils"], "unknown resource 'pupils'"),
+        (["sync", "--token-store", "{tmp}/missing.db", "--sink", "{tmp}/out.db"],
+         "does not exist"),
+        (["sync", "--token-store", "{tmp}", "--sink", "{tmp}/out.db"], "is a directory"),
+        (["sync", "--token-store", "{tmp}/garbage.db", "--sink", "{tmp}/out.db"],
+         "cannot read token store"),
+        (["sync", "--token-store", "{tmp}/tokens.db", "--sink", "{tmp}/nope/out.db"],
+         "does not exist"),
+        (["sync", "--token-store", "{tmp}/tokens.db", "--sink", "{tmp}/out.db",
+          "--schools", "1,x"], "--schools"),
+        (["sync", "--sink", "{tmp}/out.db"], "--token-store"),
+        (["demo", "--schools", "0"], "--schools"),
+        (["demo", "--schools", "many"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+        (["status", "--token-store", "{tmp}/tokens.db", "--sink", "{tmp}/none.db"],
+         "does not exist"),
+    ],
+)
+def test_bad_input_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                            credentials: None, argv: list[str], needle: str) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "tokens.db").close()
+    (tmp_path / "garbage.db").write_bytes(b"this is not an sqlite database" * 100)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    _one_line_error(capsys, main(args), needle)
+
+
+def test_bad_environment(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                         credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSEMBLY_ENVIRONMENT", "staging")
+    code = main(["token", "authorize-url", "--redirect-uri", "https://x.test/cb",
+                 "--scopes", "students.basic"])
+    _one_line_error(capsys, code, "ASSEMBLY_ENVIRONMENT")
+
+
+def test_authorize_url_prints_no_secret(capsys: pytest.CaptureFixture[str],
+                                        credentials: None) -> None:
+    code = main(["--plain", "token", "authorize-url", "--redirect-uri", "https://x.test/cb",
+                 "--scopes", "students.basic,staff_members.basic", "--state", "abc"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "client_id=id" in out and "state=abc" in out and "secret" not in out
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_module_subprocess_demo(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "assembly_async.cli", "demo", "--schools", "2"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Second sync (incremental)" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+class ThreadedFake:
+    """A FakeAssembly on its own event loop in a thread, so main() can asyncio.run."""
+
+    def __init__(self, **options: object) -> None:
+        import asyncio
+        import threading
+
+        from assembly_async.testing import FakeAssembly
+
+        self.loop = asyncio.new_event_loop()
+        self.fake = FakeAssembly(**options)  # type: ignore[arg-type]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedFake:
+        import asyncio
+
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.fake.close(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    def call(self, fn: object, *args: object) -> object:
+        import asyncio
+
+        async def run() -> object:
+            return fn(*args)  # type: ignore[operator]
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+
+def test_sync_and_status_against_fake(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from assembly_async.auth import SQLiteTokenStore
+    from assembly_async.cli._demo import load_fake_tokens
+    from assembly_async.sinks import JSONLinesSink, SQLiteSink
+
+    store_path = tmp_path / "tokens.db"
+    with ThreadedFake(schools=3, students_per_school=20, staff_per_school=4) as tf:
+        fake = tf.fake
+
+        async def seed() -> None:
+            async with SQLiteTokenStore(store_path) as store:
+                await load_fake_tokens(fake, store)
+
+        asyncio.run(seed())
+        monkeypatch.setenv("ASSEMBLY_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("ASSEMBLY_CLIENT_SECRET", fake.client_secret)
+        urls = ["--api-url", str(fake.api_url), "--oauth-url", str(fake.oauth_url)]
+        db = tmp_path / "out.db"
+        base = ["--plain", "sync", "--token-store", str(store_path), "--sink", str(db), *urls]
+        assert main(base) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert "total" in out and "304s" in out
+
+        async def count() -> int:
+            async with SQLiteSink(db) as sink:
+                return await sink.count("students")
+
+        assert asyncio.run(count()) == sum(len(fake.record_ids(s)) for s in fake.school_ids)
+        # second run: incremental, state kept next to the sink -> 304s
+        assert main(base) == 0
+        out = capsys.readouterr().out
+        total = next(line for line in out.splitlines() if line.startswith("total"))
+        assert total.split()[4] == "6"  # 3 schools x 2 resources answered 304
+
+        # JSON Lines sink
+        jdir = tmp_path / "jsonl"
+        assert main(["--plain", "sync", "--token-store", str(store_path), "--sink", str(jdir),
+                     "--resources", "students", "--schools", "1", *urls]) == 0
+        assert (jdir / "students.jsonl").is_file()
+        assert isinstance(JSONLinesSink(jdir), JSONLinesSink)
+        capsys.readouterr()
+
+        # status: the API's view and our sync_runs
+        assert main(["--plain", "status", "--token-store", str(store_path), "--sink", str(db),
+                     *urls]) == 0
+        out = capsys.readouterr().out
+        assert "School status" in out and "success" in out and "ok" in out
+
+        # token refresh, never printing tokens
+        assert main(["--plain", "token", "refresh", "--token-store", str(store_path),
+                     "--schools", "1,2", *urls]) == 0
+        out, err = capsys.readouterr()
+        assert "school 1: refreshed" in out
+        assert fake.school_token(1).access_token not in out + err
+
+        # a revoked school: reported, the others still sync, exit code 1
+        tf.call(fake.revoke_school, 2)
+        assert main(base) == 1
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        row = next(line for line in out.splitlines() if line.startswith("2 "))
+        assert "SchoolAuthRevoked" in row or "TokenUnavailable" in row
