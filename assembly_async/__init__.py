@@ -7,6 +7,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0.dev0"
 
+from ._bulk import (
+    JobState,
+    ProgressCallback,
+    ProgressEvent,
+    ResourceResult,
+    SchoolResult,
+    SyncEngine,
+    SyncReport,
+    sync_many,
+)
 from ._client import AssemblyClient
 from ._config import DEFAULT, CallOptions, Timeouts
 from ._converter import make_converter
@@ -37,13 +47,20 @@ from ._errors import (
     UnprocessableEntity,
     UnsupportedVersion,
 )
-from ._pagination import Page, Paginator
+from ._events import Event, EventKind, Hooks, SchoolStats
+from ._pagination import DEFAULT_CONCURRENCY, Page, Paginator
+from ._ratelimit import RateLimiter, SlidingWindowLimiter
+from ._retry import RetryPolicy, backoff, should_retry
 from ._sansio import PageInfo, Validators
 from ._session import AppSession, SchoolSession
+from ._sync import CHANGE_OPERATIONS, Delta, MemorySyncState, Snapshot, SyncState, sync_key
+from ._sync_sqlite import SQLiteSyncState
 from ._tokens import StaticToken, TokenProvider
 
 __all__ = [
+    "CHANGE_OPERATIONS",
     "DEFAULT",
+    "DEFAULT_CONCURRENCY",
     "AppSession",
     "AssemblyClient",
     "AssemblyError",
@@ -53,23 +70,42 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailed",
     "DecodeError",
+    "Delta",
+    "Event",
+    "EventKind",
     "Forbidden",
     "HTTPError",
+    "Hooks",
     "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
+    "JobState",
+    "MemorySyncState",
     "NotFound",
     "NotModified",
     "OAuthError",
     "Page",
     "PageInfo",
     "Paginator",
+    "ProgressCallback",
+    "ProgressEvent",
     "RateLimited",
+    "RateLimiter",
     "RequestTimeout",
+    "ResourceResult",
+    "RetryPolicy",
+    "SQLiteSyncState",
     "SchoolAuthRevoked",
+    "SchoolResult",
     "SchoolSession",
+    "SchoolStats",
     "ServerError",
+    "SlidingWindowLimiter",
+    "Snapshot",
     "StaticToken",
+    "SyncEngine",
+    "SyncReport",
+    "SyncState",
     "Timeouts",
     "TokenProvider",
     "TokenUnavailable",
@@ -81,5 +117,9 @@ __all__ = [
     "UnsupportedVersion",
     "Validators",
     "__version__",
+    "backoff",
     "make_converter",
+    "should_retry",
+    "sync_key",
+    "sync_many",
 ]

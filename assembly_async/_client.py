@@ -9,8 +9,11 @@ from typing import Any
 from ._config import ClientConfig, Environment, Timeouts
 from ._decode import ModelDecoder
 from ._errors import ConfigurationError
+from ._events import Hooks, SchoolStats
 from ._pipeline import Pipeline
+from ._ratelimit import BudgetKey, RateLimiter, SlidingWindowLimiter
 from ._refresh import AppTokenManager, OAuthClient, RefreshHook, SchoolTokenManager
+from ._retry import RetryPolicy
 from ._session import AppSession, ClientCore, SchoolSession
 from ._tokens import StaticToken, TokenProvider
 from ._transport import AiohttpTransport, ClientSession, TraceConfig, Transport
@@ -42,6 +45,17 @@ class AssemblyClient:
     persists them) and are refreshed ``refresh_leeway`` seconds before expiry,
     one refresh at a time per school; app endpoints get an app token by client
     credentials automatically.
+
+    Every request waits for rate budget of its school: at most ``rate_limit``
+    requests start per ``rate_window`` seconds per school (CONCEPTS: 600 per
+    5 minutes per token; ``rate_limit=None`` turns budgets off;
+    ``rate_limiter=`` is your own :class:`RateLimiter`, shared between clients
+    say). A 429 pauses only that school for the period the server gives. Failed
+    attempts are retried up to ``retries`` times (reads after connection
+    errors, timeouts, 5xx and 429; writes only when they surely never reached
+    the server, unless ``retry_writes=True``), within ``deadline`` seconds per
+    call. ``hooks`` (:class:`Hooks`) are told of every request, response,
+    retry, budget wait, refresh and 304; :meth:`stats` counts them per school.
     """
 
     def __init__(
@@ -64,6 +78,13 @@ class AssemblyClient:
         token_store: TokenStore | None = None,
         refresh_leeway: float = 300.0,
         on_refresh: RefreshHook | None = None,
+        rate_limit: int | None = 600,
+        rate_window: float = 300.0,
+        rate_limiter: RateLimiter | None = None,
+        retries: int = 3,
+        deadline: float | None = 120.0,
+        retry_writes: bool = False,
+        hooks: Hooks | None = None,
     ) -> None:
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
             timeouts: Timeouts | None = Timeouts(total=float(timeout))
@@ -81,8 +102,18 @@ class AssemblyClient:
             session=session, limit=connection_limit, trace_configs=trace_configs
         )
         decoder = ModelDecoder(converter, fast=fast_decode)
-        self._core = ClientCore(config=self.config, pipeline=Pipeline(self.config, self._transport),
-                                decoder=decoder)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigurationError(f"retries must be an integer >= 0, got {retries!r}")
+        if rate_limiter is None and rate_limit is not None:
+            rate_limiter = SlidingWindowLimiter(rate_limit, rate_window)
+        self.rate_limiter: RateLimiter | None = rate_limiter
+        self.hooks = hooks
+        pipeline = Pipeline(
+            self.config, self._transport, limiter=rate_limiter, hooks=hooks,
+            retry=RetryPolicy(max_attempts=retries + 1, deadline=deadline,
+                              retry_writes=retry_writes),
+        )
+        self._core = ClientCore(config=self.config, pipeline=pipeline, decoder=decoder)
         self._closed = False
         if (client_id is None) != (client_secret is None):
             raise ConfigurationError("pass both client_id and client_secret, or neither")
@@ -211,6 +242,35 @@ class AssemblyClient:
             raise ConfigurationError("token.school_id is required")
         await self.token_store.set(_school_key(token.school_id), token)
         self._managers.pop(token.school_id, None)
+
+    def remaining_budget(self, school_id: BudgetKey) -> int | None:
+        """Requests ``school_id`` may start right now without waiting (None: no
+        rate budget is configured). Sessions without a school id (static tokens,
+        app sessions) are keyed ``"token:<digest>"``, see :meth:`stats`."""
+        if self.rate_limiter is None:
+            return None
+        return self.rate_limiter.remaining(school_id)
+
+    def stats(self, school_id: BudgetKey) -> SchoolStats:
+        """Counters of one school: requests, answers per status, errors, retries,
+        refreshes, budget waits (all zero when it sent nothing yet)."""
+        return self._core.pipeline.stats.get(school_id)
+
+    def all_stats(self) -> dict[BudgetKey, SchoolStats]:
+        """Counters of every school (and token digest) that sent a request."""
+        return self._core.pipeline.stats.all()
+
+    async def refresh_school_token(self, school_id: int) -> Token:
+        """Refresh a school's token now and save it (the ``token refresh`` command)."""
+        self._require_oauth()
+        return await self._manager(school_id, None).refresh()
+
+    async def client_credentials(self) -> Token:
+        """The app token by client credentials, cached in the token store."""
+        if self._app_manager is None:
+            self._app_manager = AppTokenManager(store=self.token_store,
+                                                oauth=self._require_oauth())
+        return await self._app_manager.token()
 
     def _require_oauth(self) -> OAuthClient:
         if self._oauth is None:

@@ -142,6 +142,10 @@ class SchoolTokenManager:
             )
         return token
 
+    async def refresh(self) -> Token:
+        """Refresh now, whatever the expiry (single-flight like any refresh)."""
+        return await self._refresh(await self.current())
+
     async def access_token(self) -> str:
         token = await self.current()
         if token.expires_within(self._leeway, self._clock()):
@@ -220,6 +224,13 @@ class AppTokenManager:
             await self._store.set(APP_KEY, new)
             self._current = new
             return new
+
+    async def token(self) -> Token:
+        """The app token: cached, or a new one by client credentials."""
+        token = self._current
+        if token is None or token.is_expired():
+            token = await self._fetch(None)
+        return token
 
     async def access_token(self) -> str:
         token = self._current

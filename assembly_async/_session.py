@@ -7,7 +7,7 @@ one connection pool); each has its own token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -17,7 +17,8 @@ from ._converter import dump_json
 from ._decode import ModelDecoder
 from ._endpoint import Operation
 from ._errors import ConfigurationError, DecodeError
-from ._pagination import Page, Paginator
+from ._getcache import get_cache
+from ._pagination import DEFAULT_CONCURRENCY, Page, Paginator
 from ._pipeline import Pipeline
 from ._sansio import (
     Validators,
@@ -26,6 +27,8 @@ from ._sansio import (
     paging_from_headers,
     read_validators,
 )
+from ._sync import Delta, SyncState
+from ._sync import changes as _changes
 from ._tokens import TokenProvider
 from ._transport import Response
 from .resources._generated import AppResources, SchoolResources
@@ -33,6 +36,7 @@ from .resources._generated import AppResources, SchoolResources
 __all__ = ["AppSession", "ClientCore", "SchoolSession"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 _DEFAULT_OPTIONS = CallOptions()
 
 
@@ -65,7 +69,11 @@ class _SessionBase:
         per_page: int | None = None,
         validators: Validators | None = None,
         body: bytes | None = None,
-    ) -> tuple[Response, str]:
+        decode: Callable[[Response, str], R],
+    ) -> R:
+        """Build the request, send it through the pipeline and return
+        ``decode(response, api_version)``; decoding runs inside the retry loop,
+        so a damaged body on a GET is fetched again like any transient fault."""
         if op.token_level not in ("any", self._level):
             raise ConfigurationError(
                 f"{op.operation_id} needs a {op.token_level} token, this is a {self._level} session"
@@ -78,11 +86,12 @@ class _SessionBase:
             page=page, per_page=per_page, validators=validators, body=body,
             user_agent=config.user_agent,
         )
-        resp = await self._core.pipeline.send(
-            request, auth=self._provider, timeouts=options.timeouts(config.timeouts),
+        return await self._core.pipeline.call(
+            request, lambda resp: decode(resp, version), auth=self._provider,
+            timeouts=options.timeouts(config.timeouts),
             accept_not_modified=validators is not None,
+            school_id=getattr(self, "school_id", None), options=options,
         )
-        return resp, version
 
     def _paginate(
         self,
@@ -93,6 +102,7 @@ class _SessionBase:
         *,
         per_page: int | None,
         options: CallOptions | None,
+        validators: Validators | None = None,
     ) -> Paginator[T]:
         # Validate now, not at the first iteration: bad arguments fail at the call site.
         build_request(self._core.config.api_url, op, path_args=path_args, query=query,
@@ -101,9 +111,15 @@ class _SessionBase:
         async def fetch_page(number: int, size: int | None) -> Page[T]:
             return await self._fetch_page(op, model, path_args, query, number=number,
                                           per_page=size if op.has_per_page else None,
-                                          options=options)
+                                          options=options, validators=validators)
 
-        return Paginator(fetch_page, per_page=per_page, paged=op.has_per_page)
+        async def fetch_raw(number: int, size: int | None) -> Page[dict[str, Any]]:
+            return await self._fetch_page(op, None, path_args, query, number=number,
+                                          per_page=size if op.has_per_page else None,
+                                          options=options, validators=validators)
+
+        return Paginator(fetch_page, per_page=per_page, paged=op.has_per_page,
+                         fetch_raw=fetch_raw)
 
     async def _fetch_page(
         self,
@@ -117,24 +133,26 @@ class _SessionBase:
         options: CallOptions | None,
         validators: Validators | None = None,
     ) -> Page[T]:
-        resp, version = await self._send(op, path_args, query, options=options, page=number,
-                                         per_page=per_page, validators=validators)
-        found = read_validators(resp.headers)
-        if resp.status == 304:
-            info = paging_from_headers({}, number)
-            return Page([], info, validators or found, not_modified=True)
-        envelope = version == "1"
-        items: list[Any]
-        if model is None:
-            items, meta = self._raw_list(resp, envelope)
-        else:
-            items, meta = self._core.decoder.decode_list(model, resp.body, url=resp.url,
-                                                         envelope=envelope)
-        info = (paging_from_envelope(meta, number) if envelope and meta is not None
-                else paging_from_headers(resp.headers, number))
-        if info.per_page is None and per_page is not None:
-            info = attrs.evolve(info, per_page=per_page)
-        return Page(items, info, found)
+        def read(resp: Response, version: str) -> Page[T]:
+            found = read_validators(resp.headers)
+            if resp.status == 304:
+                info = paging_from_headers({}, number)
+                return Page([], info, validators or found, not_modified=True)
+            envelope = version == "1"
+            items: list[Any]
+            if model is None:
+                items, meta = self._raw_list(resp, envelope)
+            else:
+                items, meta = self._core.decoder.decode_list(model, resp.body, url=resp.url,
+                                                             envelope=envelope)
+            info = (paging_from_envelope(meta, number) if envelope and meta is not None
+                    else paging_from_headers(resp.headers, number))
+            if info.per_page is None and per_page is not None:
+                info = attrs.evolve(info, per_page=per_page)
+            return Page(items, info, found)
+
+        return await self._send(op, path_args, query, options=options, page=number,
+                                per_page=per_page, validators=validators, decode=read)
 
     def _raw_list(self, resp: Response, envelope: bool) -> tuple[list[Any], dict[str, Any] | None]:
         data = self._core.decoder.loads(resp.body, url=resp.url) if resp.body.strip() else []
@@ -160,22 +178,40 @@ class _SessionBase:
         options: CallOptions | None,
     ) -> Any:
         payload = dump_json(self._core.decoder.converter, body) if body is not None else None
-        resp, version = await self._send(op, path_args, query, options=options, body=payload)
+        cache = cache_key = cached = None
+        school_id = getattr(self, "school_id", None)
+        if op.method == "GET" and op.returns == "one" and school_id is not None:
+            # Single-resource GET: revalidate a cached body with its ETag/Last-Modified.
+            cache = get_cache(self._core)
+            version = (options or _DEFAULT_OPTIONS).version(self._core.config.api_version)
+            cache_key = cache.key(school_id, op.operation_id, version, path_args, query)
+            cached = cache.get(cache_key)
         decoder = self._core.decoder
-        if op.returns == "none" or model is None:
-            return None
-        if version == "1" and v1_model is not None:
-            return decoder.decode_one(v1_model, resp.body, url=resp.url)
-        if version == "1" and op.v1_key:
-            # CONCEPTS "Versions": v1 combines the assessment and its grade set.
-            data = decoder.loads(resp.body, url=resp.url)
-            if isinstance(data, dict) and op.v1_key in data:
-                data = data[op.v1_key]
-            return decoder.structure_one(model, data, url=resp.url)
-        if op.returns == "items":
-            items, _ = decoder.decode_list(model, resp.body, url=resp.url, envelope=False)
-            return items
-        return decoder.decode_one(model, resp.body, url=resp.url)
+
+        def read(resp: Response, version: str) -> Any:
+            if cache is not None and cached is not None and resp.status == 304:
+                cache.hits += 1
+                resp = cached[0]
+            if op.returns == "none" or model is None:
+                return None
+            if version == "1" and v1_model is not None:
+                value = decoder.decode_one(v1_model, resp.body, url=resp.url)
+            elif version == "1" and op.v1_key:
+                # CONCEPTS "Versions": v1 combines the assessment and its grade set.
+                data = decoder.loads(resp.body, url=resp.url)
+                if isinstance(data, dict) and op.v1_key in data:
+                    data = data[op.v1_key]
+                value = decoder.structure_one(model, data, url=resp.url)
+            elif op.returns == "items":
+                value, _ = decoder.decode_list(model, resp.body, url=resp.url, envelope=False)
+            else:
+                value = decoder.decode_one(model, resp.body, url=resp.url)
+            if cache is not None and cache_key is not None and resp.status != 304:
+                cache.put(cache_key, resp)  # only bodies that decoded
+            return value
+
+        return await self._send(op, path_args, query, options=options, body=payload,
+                                validators=cached[1] if cached else None, decode=read)
 
 
 class SchoolSession(_SessionBase, SchoolResources):
@@ -199,6 +235,27 @@ class SchoolSession(_SessionBase, SchoolResources):
     async def me(self, *, options: CallOptions | None = None) -> Any:
         """The app and this token's access level and scopes (getMe: GET /me)."""
         return await AppResources(self).me(options=options)
+
+    def changes(
+        self,
+        resource: str,
+        *,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+        **params: Any,
+    ) -> Delta[Any]:
+        """Records of ``resource`` changed since the watermark in ``state``.
+
+        ``resource`` names a conditional list: ``"students"``, ``"staff_members"``,
+        ``"teaching_groups"``, ... (see ``CHANGE_OPERATIONS``); ``params`` are its
+        filters. ``state`` defaults to the client's in-memory state. Use as
+        ``async with delta: async for record in delta: ...``; see :class:`Delta`.
+        """
+        return _changes(self, resource, state=state, per_page=per_page,
+                        concurrency=concurrency, options=options, key=key, **params)
 
 
 class AppSession(_SessionBase, AppResources):

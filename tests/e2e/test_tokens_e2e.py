@@ -143,3 +143,16 @@ async def test_no_secret_in_logs_reprs_or_errors(fake_assembly: FakeAssembly,
     blob = "\n".join(texts)
     for secret in secrets_of(fake_assembly):
         assert secret not in blob
+
+
+async def test_explicit_refresh_and_client_credentials(fake_assembly: FakeAssembly) -> None:
+    async with client_for(fake_assembly) as client:
+        before = school_token(fake_assembly, 1)
+        await client.add_token(before)
+        after = await client.refresh_school_token(1)
+        assert after.access_token != before.access_token
+        assert await client.token_store.get(school_key(1)) == after
+        app = await client.client_credentials()
+        assert app.level == "app" and app.expires_at is None
+        assert await client.client_credentials() == app  # cached, one grant
+        assert len(fake_assembly.stats.requests(path="/oauth/token")) == 2
