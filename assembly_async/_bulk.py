@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from ._errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
+from ._events import SchoolStats
 from .sinks import RunRecorder, Sink, SyncRun, check_resource_name
 
 if TYPE_CHECKING:
@@ -117,8 +118,12 @@ class SchoolResult:
     started_at: float | None = None  # unix time of the first job start
     finished_at: float | None = None  # unix time of the last job end
     elapsed: float = 0.0  # seconds from first job start to last job end
-    #: Retries the client made for this school, when the client counts them.
+    #: Retries the client made for this school during the run (pipeline stats).
     retries: int | None = None
+    #: HTTP requests and 304 answers the pipeline counted for this school
+    #: during the run (retries and token refreshes included).
+    http_requests: int | None = None
+    http_not_modified: int | None = None
     #: The school's authorisation is gone (revoked, or no usable token).
     revoked: bool = False
 
@@ -132,11 +137,16 @@ class SchoolResult:
 
     @property
     def requests(self) -> int:
+        """HTTP requests sent for this school (every attempt counted)."""
+        if self.http_requests is not None:
+            return self.http_requests
         return sum(r.requests for r in self.resources.values())
 
     @property
     def not_modified(self) -> int:
-        """How many of the school's jobs got a 304."""
+        """HTTP 304 answers this school received."""
+        if self.http_not_modified is not None:
+            return self.http_not_modified
         return sum(1 for r in self.resources.values() if r.not_modified)
 
     @property
@@ -186,25 +196,6 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return not self.cancelled and not self.failed
-
-
-def client_retries(client: Any, school_id: int) -> int | None:
-    """Retries the client counted for one school, if this client version counts them.
-
-    Feature-detected so the engine works with clients that keep no stats.
-    """
-    for name in ("stats", "school_stats"):
-        getter = getattr(client, name, None)
-        if callable(getter):
-            try:
-                stats = getter(school_id)
-            except Exception:  # optional feature, never fatal
-                return None
-            value = getattr(stats, "retries", None)
-            if value is None and isinstance(stats, Mapping):
-                value = stats.get("retries")
-            return int(value) if isinstance(value, int) else None
-    return None
 
 
 def _default_state() -> Any:
@@ -334,7 +325,7 @@ class _Run:
         self.busy: dict[int, int] = {}
         self.left: dict[int, int] = {sid: len(engine.resources) for sid in report.schools}
         self.first_start: dict[int, float] = {}
-        self.retries_before: dict[int, int | None] = {}
+        self.stats_before: dict[int, SchoolStats] = {}
         self.wakeup = asyncio.Event()
         self.recorder: RunRecorder | None = (
             engine.sink if engine.record_runs and isinstance(engine.sink, RunRecorder) else None
@@ -404,7 +395,7 @@ class _Run:
         if sid not in self.first_start:
             self.first_start[sid] = time.monotonic()
             school.started_at = time.time()
-            self.retries_before[sid] = client_retries(self.engine.client, sid)
+            self.stats_before[sid] = self.engine.client.stats(sid)
         engine = self.engine
         res.state = "running"
         await self.emit(sid, res)
@@ -453,8 +444,10 @@ class _Run:
         start = self.first_start.get(sid)
         school.elapsed = time.monotonic() - start if start is not None else 0.0
         school.finished_at = time.time()
-        before, after = self.retries_before.get(sid), client_retries(self.engine.client, sid)
-        school.retries = None if after is None else after - (before or 0)
+        before, after = self.stats_before.get(sid, SchoolStats()), self.engine.client.stats(sid)
+        school.retries = after.retries - before.retries
+        school.http_requests = after.requests - before.requests
+        school.http_not_modified = after.statuses.get(304, 0) - before.statuses.get(304, 0)
         if self.recorder is not None:
             errors = school.errors
             run = SyncRun(

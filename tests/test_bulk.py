@@ -76,9 +76,13 @@ async def test_second_run_is_incremental(fake: FakeAssembly, client: AssemblyCli
     engine = SyncEngine(client, sink, resources=RESOURCES)  # engine keeps its own state
     first = await engine.run(fake.school_ids)
     assert first.ok
+    before = fake.stats.not_modified
     second = await engine.run(fake.school_ids)
     assert second.ok and second.records == 0
-    assert second.not_modified == len(fake.school_ids) * len(RESOURCES)
+    # Every HTTP 304 the fake sent is counted (the list and its `left` endpoint).
+    assert second.not_modified == fake.stats.not_modified - before
+    assert second.not_modified >= len(fake.school_ids) * len(RESOURCES)
+    assert second.requests == second.not_modified
     assert all(r.state == "not_modified" for s in second.schools.values()
                for r in s.resources.values())
 
@@ -96,7 +100,9 @@ async def test_second_run_is_incremental(fake: FakeAssembly, client: AssemblyCli
     assert third.schools[3].removals == len(left)
     # A delta, not a full sync: far fewer writes than the first run.
     assert sink.writes - before < first.records // 4
-    assert third.schools[5].not_modified == 2  # untouched school: 304 for both resources
+    untouched = third.schools[5]  # 304 for both lists and both `left` endpoints
+    assert untouched.not_modified == untouched.requests == 4
+    assert all(r.state == "not_modified" for r in untouched.resources.values())
 
 
 async def test_revoked_school_reported_others_finish(fake: FakeAssembly,

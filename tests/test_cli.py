@@ -197,10 +197,12 @@ def test_sync_and_status_against_fake(capsys: pytest.CaptureFixture[str], tmp_pa
 
         assert asyncio.run(count()) == sum(len(fake.record_ids(s)) for s in fake.school_ids)
         # second run: incremental, state kept next to the sink -> 304s
+        before = fake.stats.not_modified
         assert main(base) == 0
         out = capsys.readouterr().out
         total = next(line for line in out.splitlines() if line.startswith("total"))
-        assert total.split()[4] == "6"  # 3 schools x 2 resources answered 304
+        # 3 schools x 2 resources, each list and its `left` endpoint answered 304
+        assert int(total.split()[4]) == fake.stats.not_modified - before == 12
 
         # JSON Lines sink
         jdir = tmp_path / "jsonl"

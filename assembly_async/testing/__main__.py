@@ -1,0 +1,74 @@
+"""``python -m assembly_async.testing --schools K --port N [--seed S] [--time-scale X]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from .server import FakeAssembly
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m assembly_async.testing",
+                                description="Serve a fake Assembly Platform API on 127.0.0.1.")
+    p.add_argument("--schools", type=int, default=3)
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="speeds up the rate-limit window (100 -> 300 s lasts 3 s)")
+    p.add_argument("--students", type=int, default=200, help="students per school")
+    p.add_argument("--staff", type=int, default=40, help="staff per school")
+    p.add_argument("--rate-limit", type=int, default=600)
+    p.add_argument("--rate-window", type=float, default=300.0)
+    p.add_argument("--access-token-ttl", type=int, default=86400)
+    p.add_argument("--rotate-refresh-tokens", action="store_true")
+    return p.parse_args(argv)
+
+
+def banner(fake: FakeAssembly) -> str:
+    lines = [
+        f"Fake Assembly API listening on {fake.url}",
+        f"  api_url:       {fake.api_url}",
+        f"  oauth_url:     {fake.oauth_url}  (POST /oauth/token, GET /oauth/authorize)",
+        f"  control:       {fake.url}/_control/info",
+        f"  client_id:     {fake.client_id}",
+        f"  client_secret: {fake.client_secret}",
+        f"  app_token:     {fake.app_token}",
+    ]
+    for sid in fake.school_ids:
+        pair = fake.school_token(sid)
+        lines.append(f"  school {sid}: access_token={pair.access_token} "
+                     f"refresh_token={pair.refresh_token}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with FakeAssembly(schools=args.schools, port=args.port, seed=args.seed,
+                            time_scale=args.time_scale, students_per_school=args.students,
+                            staff_per_school=args.staff, rate_limit=args.rate_limit,
+                            rate_window=args.rate_window, access_token_ttl=args.access_token_ttl,
+                            rotate_refresh_tokens=args.rotate_refresh_tokens) as fake:
+        print(banner(fake), flush=True)
+        await stop.wait()
+    print("stopped", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
