@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
+from yarl import URL
+
 from ._config import ClientConfig, Environment, Timeouts
 from ._decode import ModelDecoder
 from ._errors import ConfigurationError
@@ -62,8 +64,8 @@ class AssemblyClient:
         self,
         *,
         environment: Environment = "sandbox",
-        api_url: str | None = None,
-        oauth_url: str | None = None,
+        api_url: str | URL | None = None,
+        oauth_url: str | URL | None = None,
         api_version: str = "1.1",
         timeout: float | Timeouts | None = None,
         session: ClientSession | None = None,
