@@ -17,8 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._errors import ConfigurationError
 from ._sansio import Validators
+from ._sqlite import connect
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -53,19 +53,7 @@ class SQLiteSyncState:
         """Open (and create) the file; idempotent."""
         async with self._lock:
             if self._db is None:
-                try:
-                    import aiosqlite
-                except ImportError as exc:  # pragma: no cover - optional dependency
-                    raise ConfigurationError("SQLiteSyncState needs aiosqlite") from exc
-                db = await aiosqlite.connect(str(self.path))
-                try:
-                    await db.execute("PRAGMA journal_mode=WAL")
-                    await db.execute("PRAGMA busy_timeout=5000")
-                    await db.execute(_SCHEMA)
-                    await db.commit()
-                except BaseException:
-                    await db.close()
-                    raise
+                db = await connect(self.path, statements=[_SCHEMA], busy_timeout=5.0)
                 self._db = db
         return self
 

@@ -24,6 +24,7 @@ import attrs
 import orjson
 
 from .._errors import ConfigurationError, DecodeError, TokenUnavailable
+from .._sqlite import connect
 from ._stores import same_token
 from ._token import Token
 
@@ -88,29 +89,13 @@ class SQLiteTokenStore:
         """Create the file (mode 0600) and table if needed, and connect. Idempotent."""
         if self._db is not None:
             return self
-        try:
-            import aiosqlite
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise ConfigurationError(
-                "SQLiteTokenStore needs the aiosqlite package: pip install aiosqlite"
-            ) from None
-
         if isinstance(self.path, Path):
             _create_private(self.path)
-        # isolation_level=None: autocommit; transactions are explicit BEGIN/COMMIT.
-        db = await aiosqlite.connect(str(self.path), isolation_level=None)
+        db = await connect(self.path, statements=[_SCHEMA], busy_timeout=self.busy_timeout)
         try:
-            await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute(_SCHEMA)
-            try:
-                await db.execute("SELECT value FROM json_each('[]')")
-            except Exception:  # sqlite3.OperationalError: no JSON1 in this build
-                self._json1 = False
-        except BaseException:
-            await db.close()
-            raise
+            await db.execute("SELECT value FROM json_each('[]')")
+        except Exception:  # sqlite3.OperationalError: no JSON1 in this build
+            self._json1 = False
         self._db = db
         self._lock = asyncio.Lock()
         return self

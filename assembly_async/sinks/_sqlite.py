@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .._errors import ConfigurationError
+from .._sqlite import connect
 from ._base import SyncRun, check_resource_name, record_key
 
 if TYPE_CHECKING:
@@ -62,17 +63,10 @@ class SQLiteSink:
         """Create the file and ``sync_runs`` if needed and connect. Idempotent."""
         if self._db is not None:
             return
-        import aiosqlite
-
         if isinstance(self.path, Path) and not self.path.parent.is_dir():
             raise ConfigurationError(f"directory {str(self.path.parent)!r} does not exist")
-        db = await aiosqlite.connect(str(self.path), isolation_level=None)
+        db = await connect(self.path, statements=[_RUNS, _RUNS_INDEX])
         try:
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA busy_timeout = 10000")
-            await db.execute(_RUNS)
-            await db.execute(_RUNS_INDEX)
             async with db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'"
             ) as cur:
