@@ -44,7 +44,10 @@ T = TypeVar("T")
 X = TypeVar("X")
 
 #: Pages in flight (and held ahead of the consumer) while walking a list.
-DEFAULT_CONCURRENCY = 4
+#: Memory is bounded by this many decoded pages (about 6.5 MiB per 1500 students);
+#: three pages of about 1.5 s latency already use a school's whole budget of
+#: 2 requests/s (CONCEPTS "Rate limiting"), so more would only cost memory.
+DEFAULT_CONCURRENCY = 3
 
 #: CONCEPTS "Pagination": older pages say the maximum is 200; used when 1500 is refused.
 FALLBACK_PER_PAGE = 200

@@ -104,7 +104,7 @@ async def main() -> None:
     parser.add_argument("--records", type=int, default=30_000)
     parser.add_argument("--stream", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=aa.DEFAULT_CONCURRENCY)
     args = parser.parse_args()
 
     pages = render_pages(args.records)
