@@ -148,7 +148,7 @@ def test_check_state_uses_constant_time_compare(monkeypatch: pytest.MonkeyPatch)
         calls.append((a, b))
         return bool(real(a, b))
 
-    monkeypatch.setattr(hmac, "compare_digest", spy)  # _oauth looks it up per call
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # _authorize looks it up per call
     assert check_state("abc", "abc")
     assert not check_state("abc", "abd")
     assert calls == [(b"abc", b"abc"), (b"abc", b"abd")]

@@ -6,20 +6,22 @@ HTTP layer sends them. Tokens are kept in a :class:`TokenStore`
 (:class:`MemoryTokenStore`, :class:`SQLiteTokenStore`, or your own).
 """
 
+from ._authorize import (
+    Scope,
+    ScopeLike,
+    authorization_url,
+    check_state,
+    make_state,
+    parse_callback,
+)
 from ._oauth import (
     PRODUCTION_OAUTH_BASE,
     SANDBOX_OAUTH_BASE,
     GrantType,
     OAuthHosts,
-    Scope,
-    ScopeLike,
     TokenRequest,
-    authorization_url,
-    check_state,
     client_credentials_grant,
     code_grant,
-    make_state,
-    parse_callback,
     read_token_response,
     redact,
     refresh_grant,
