@@ -53,8 +53,9 @@ from ._ratelimit import RateLimiter, SlidingWindowLimiter
 from ._retry import RetryPolicy, backoff, should_retry
 from ._sansio import PageInfo, Validators
 from ._session import AppSession, SchoolSession
-from ._sync import CHANGE_OPERATIONS, Delta, MemorySyncState, Snapshot, SyncState, sync_key
+from ._sync import CHANGE_OPERATIONS, Delta, Snapshot
 from ._sync_sqlite import SQLiteSyncState
+from ._sync_state import MemorySyncState, SyncState, sync_key
 from ._tokens import StaticToken, TokenProvider
 
 __all__ = [

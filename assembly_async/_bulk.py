@@ -42,6 +42,7 @@ import attrs
 
 from ._errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
 from ._events import SchoolStats
+from ._sync_state import MemorySyncState
 from .sinks import RunRecorder, Sink, SyncRun, check_resource_name
 
 if TYPE_CHECKING:
@@ -198,12 +199,6 @@ class SyncReport:
         return not self.cancelled and not self.failed
 
 
-def _default_state() -> Any:
-    from ._sync import MemorySyncState
-
-    return MemorySyncState()
-
-
 class SyncEngine:
     """Sync ``resources`` of many schools into ``sink`` with bounded concurrency.
 
@@ -247,7 +242,7 @@ class SyncEngine:
             raise ConfigurationError(f"params for resources not synced: {sorted(unknown)}")
         self.client = client
         self.sink = sink
-        self.state = state if state is not None else _default_state()
+        self.state = state if state is not None else MemorySyncState()
         self.concurrency = concurrency
         self.per_school = per_school
         self.on_progress = on_progress

@@ -9,7 +9,6 @@ only when a body is cached. One bounded LRU per client.
 from __future__ import annotations
 
 import collections
-import weakref
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +18,9 @@ from ._sansio import Validators, read_validators
 from ._transport import Response
 
 if TYPE_CHECKING:
-    from ._session import ClientCore
+    pass
 
-__all__ = ["GetCache", "get_cache"]
+__all__ = ["GetCache"]
 
 #: Entries and total body bytes per client; bodies larger than MAX_BODY are not cached.
 MAX_ENTRIES = 1024
@@ -69,16 +68,3 @@ class GetCache:
         while len(self._data) > self.max_entries or self.size > self.max_bytes:
             _, dropped = self._data.popitem(last=False)
             self.size -= len(dropped.body)
-
-
-_CACHES: dict[int, GetCache] = {}
-
-
-def get_cache(core: ClientCore) -> GetCache:
-    """The client's GET cache."""
-    key = id(core)
-    cache = _CACHES.get(key)
-    if cache is None:
-        cache = _CACHES[key] = GetCache()
-        weakref.finalize(core, _CACHES.pop, key, None)
-    return cache

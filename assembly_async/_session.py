@@ -17,7 +17,7 @@ from ._converter import dump_json
 from ._decode import ModelDecoder
 from ._endpoint import Operation
 from ._errors import ConfigurationError, DecodeError
-from ._getcache import get_cache
+from ._getcache import GetCache
 from ._pagination import DEFAULT_CONCURRENCY, Page, Paginator
 from ._pipeline import Pipeline
 from ._sansio import (
@@ -27,8 +27,9 @@ from ._sansio import (
     paging_from_headers,
     read_validators,
 )
-from ._sync import Delta, SyncState
+from ._sync import Delta
 from ._sync import changes as _changes
+from ._sync_state import MemorySyncState, SyncState
 from ._tokens import TokenProvider
 from ._transport import Response
 from .resources._generated import AppResources, SchoolResources
@@ -47,6 +48,10 @@ class ClientCore:
     config: ClientConfig
     pipeline: Pipeline
     decoder: ModelDecoder
+    #: The client's own sync state, used by ``changes()`` when none is given.
+    sync_state: MemorySyncState = attrs.field(factory=MemorySyncState)
+    #: Bodies of single-resource GETs, revalidated with ETag/Last-Modified.
+    get_cache: GetCache = attrs.field(factory=GetCache)
 
 
 class _SessionBase:
@@ -182,7 +187,7 @@ class _SessionBase:
         school_id = getattr(self, "school_id", None)
         if op.method == "GET" and op.returns == "one" and school_id is not None:
             # Single-resource GET: revalidate a cached body with its ETag/Last-Modified.
-            cache = get_cache(self._core)
+            cache = self._core.get_cache
             version = (options or _DEFAULT_OPTIONS).version(self._core.config.api_version)
             cache_key = cache.key(school_id, op.operation_id, version, path_args, query)
             cached = cache.get(cache_key)

@@ -19,13 +19,9 @@ walk ran are fetched again next time). An interrupted sync changes nothing.
 
 from __future__ import annotations
 
-import datetime as _dt
-import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
-
-import orjson
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import models as _models
 from ._config import CallOptions
@@ -34,20 +30,13 @@ from ._errors import ConfigurationError
 from ._operations import OPERATIONS
 from ._pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
 from ._sansio import Validators
+from ._sync_state import MemorySyncState, SyncState, sync_key
 from .resources._generated import SDK_CALLS
 
 if TYPE_CHECKING:
-    from ._session import ClientCore, SchoolSession
+    from ._session import SchoolSession
 
-__all__ = [
-    "CHANGE_OPERATIONS",
-    "Delta",
-    "MemorySyncState",
-    "Snapshot",
-    "SyncState",
-    "changes",
-    "sync_key",
-]
+__all__ = ["CHANGE_OPERATIONS", "Delta", "Snapshot", "changes"]
 
 T = TypeVar("T")
 
@@ -75,82 +64,6 @@ LEFT_OPERATIONS: dict[str, str] = {
     "students": "getLeftStudents",
     "staff_members": "getLeftStaffMembers",
 }
-
-
-@runtime_checkable
-class SyncState(Protocol):
-    """Where watermarks (``Validators``) live between syncs, keyed by :func:`sync_key`."""
-
-    async def get(self, key: str) -> Validators | None: ...
-
-    async def set(self, key: str, validators: Validators) -> None: ...
-
-    async def delete(self, key: str) -> None: ...
-
-
-class MemorySyncState:
-    """Watermarks in a dict (lost when the process ends): the default."""
-
-    def __init__(self) -> None:
-        self._data: dict[str, Validators] = {}
-
-    def __repr__(self) -> str:
-        return f"<MemorySyncState keys={len(self._data)}>"
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    async def get(self, key: str) -> Validators | None:
-        return self._data.get(key)
-
-    async def set(self, key: str, validators: Validators) -> None:
-        self._data[key] = validators
-
-    async def delete(self, key: str) -> None:
-        self._data.pop(key, None)
-
-
-def _norm(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, _dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, (int, float, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _norm(v) for k, v in value.items() if v is not None}
-    if isinstance(value, Iterable):
-        items = [_norm(v) for v in value]
-        return sorted(set(items), key=repr) if all(
-            isinstance(v, (int, str)) and not isinstance(v, bool) for v in items) else items
-    return str(value)
-
-
-def sync_key(school_id: int | str | None, operation_id: str, params: Mapping[str, Any]) -> str:
-    """A stable key for one school's list with its filters.
-
-    None-valued parameters are dropped, the rest sorted by name; id lists are
-    sorted and deduplicated; dates become ``YYYY-MM-DD``. So ``students=[2, 1]``
-    and ``students=(1, 2)`` share a watermark, ``year_code="7"`` and no filter do not.
-    """
-    norm = {k: _norm(v) for k, v in params.items() if v is not None}
-    body = orjson.dumps(norm, option=orjson.OPT_SORT_KEYS).decode("utf-8")
-    return f"{school_id}/{operation_id}/{body}"
-
-
-_DEFAULT_STATES: dict[int, MemorySyncState] = {}
-
-
-def default_state(core: ClientCore) -> MemorySyncState:
-    """The client's own in-memory state (one per client, dropped with it)."""
-    key = id(core)
-    state = _DEFAULT_STATES.get(key)
-    if state is None:
-        state = _DEFAULT_STATES[key] = MemorySyncState()
-        weakref.finalize(core, _DEFAULT_STATES.pop, key, None)
-    return state
 
 
 class Delta(Generic[T]):
@@ -415,7 +328,7 @@ def changes(
     if model is None:  # pragma: no cover - every conditional list has a model
         raise ConfigurationError(f"{op.operation_id} has no model")
     return Delta(session, op, model, path_args, query,
-                 state=state if state is not None else default_state(session._core),
+                 state=state if state is not None else session._core.sync_state,
                  key=key, left_op=left_op, per_page=per_page, concurrency=concurrency,
                  options=options)
 

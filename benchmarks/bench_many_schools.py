@@ -25,9 +25,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from assembly_async import AssemblyClient  # noqa: E402
-from assembly_async._bulk import SyncEngine, SyncReport  # noqa: E402
-from assembly_async._sync import MemorySyncState  # noqa: E402
+from assembly_async import (  # noqa: E402
+    AssemblyClient,
+    MemorySyncState,
+    SyncEngine,
+    SyncReport,
+)
 from assembly_async.auth import MemoryTokenStore, Token, school_key  # noqa: E402
 from assembly_async.sinks import MemorySink, SQLiteSink  # noqa: E402
 

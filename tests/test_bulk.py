@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from assembly_async import AssemblyClient
+from assembly_async import AssemblyClient, MemorySyncState
 from assembly_async._bulk import ProgressEvent, SyncEngine, sync_many
-from assembly_async._sync import MemorySyncState
 from assembly_async.cli._demo import fake_client
 from assembly_async.sinks import MemorySink, SQLiteSink
 from assembly_async.testing import FakeAssembly

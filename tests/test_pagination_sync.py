@@ -12,11 +12,10 @@ import pytest
 from _mini_server import MiniAssembly
 
 import assembly_async as aa
+from assembly_async import CHANGE_OPERATIONS, MemorySyncState, Snapshot, sync_key
 from assembly_async._errors import ServerError
-from assembly_async._getcache import get_cache
 from assembly_async._pagination import PageWalker
 from assembly_async._sansio import Validators
-from assembly_async._sync import CHANGE_OPERATIONS, MemorySyncState, Snapshot, sync_key
 from assembly_async._sync_sqlite import SQLiteSyncState
 from assembly_async.models import Room, Student
 
@@ -341,4 +340,4 @@ async def test_get_revalidates_with_cached_body() -> None:
             fake.change(2)
             third = await school.students.get(2)
             assert third.first_name == "S2*" and fake.log[-1]["status"] == 200
-            assert get_cache(client._core).hits == 1
+            assert client._core.get_cache.hits == 1

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import assembly_async as aa
+from assembly_async import MemorySyncState, Snapshot, sync_key
 from assembly_async._errors import AssemblyError
-from assembly_async._sync import MemorySyncState, Snapshot, sync_key
 
 testing = pytest.importorskip("assembly_async.testing")
 

@@ -84,7 +84,7 @@ async def _sync(ui: UI, engine: SyncEngine, school_ids: list[int], label: str) -
 async def run_demo(ui: UI, *, schools: int, db: str | None, seed: int = 0,
                    concurrency: int = 16) -> int:
     """The whole demo; returns the exit code."""
-    from .._sync import MemorySyncState
+    from .._sync_state import MemorySyncState
     from ..testing import FakeAssembly
 
     with tempfile.TemporaryDirectory(prefix="assembly-demo-") as tmp:
