@@ -1,0 +1,160 @@
+"""What a bulk sync reports: per job, per school and for the whole run.
+
+``SchoolResult.requests``/``not_modified``/``retries`` come from the pipeline's
+per-school counters (every HTTP attempt, every 304), so they match what the
+API saw; records and removals come from the jobs themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import attrs
+
+__all__ = [
+    "JobState",
+    "ProgressCallback",
+    "ProgressEvent",
+    "ResourceResult",
+    "SchoolResult",
+    "SyncReport",
+    "describe_error",
+]
+
+#: Life of one (school, resource) job.
+JobState = Literal["queued", "running", "done", "not_modified", "failed", "skipped", "cancelled"]
+_FINAL = frozenset({"done", "not_modified", "failed", "skipped", "cancelled"})
+
+
+@attrs.frozen
+class ProgressEvent:
+    """What ``on_progress`` receives: a job started, wrote a page, or ended."""
+
+    school_id: int
+    resource: str
+    state: JobState
+    #: Records written so far by this job.
+    records: int
+    removals: int
+    requests: int
+    error: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in _FINAL
+
+
+#: ``on_progress(event)``; may be a plain function or return an awaitable.
+ProgressCallback = Callable[[ProgressEvent], object]
+
+
+def describe_error(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}" if type(error).__name__ not in text else text
+
+
+@attrs.define
+class ResourceResult:
+    """The outcome of one (school, resource) job."""
+
+    resource: str
+    state: JobState = "queued"
+    records: int = 0
+    removals: int = 0
+    requests: int = 0
+    #: The server answered 304 (nothing changed since the watermark).
+    not_modified: bool = False
+    #: A first (full) sync rather than a delta; None if the job never started.
+    full: bool | None = None
+    error: BaseException | None = None
+    elapsed: float = 0.0
+
+
+@attrs.define
+class SchoolResult:
+    """Everything one school did in a run."""
+
+    school_id: int
+    resources: dict[str, ResourceResult]
+    started_at: float | None = None  # unix time of the first job start
+    finished_at: float | None = None  # unix time of the last job end
+    elapsed: float = 0.0  # seconds from first job start to last job end
+    #: Retries the client made for this school during the run (pipeline stats).
+    retries: int | None = None
+    #: HTTP requests and 304 answers the pipeline counted for this school
+    #: during the run (retries and token refreshes included).
+    http_requests: int | None = None
+    http_not_modified: int | None = None
+    #: The school's authorisation is gone (revoked, or no usable token).
+    revoked: bool = False
+
+    @property
+    def records(self) -> int:
+        return sum(r.records for r in self.resources.values())
+
+    @property
+    def removals(self) -> int:
+        return sum(r.removals for r in self.resources.values())
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent for this school (every attempt counted)."""
+        if self.http_requests is not None:
+            return self.http_requests
+        return sum(r.requests for r in self.resources.values())
+
+    @property
+    def not_modified(self) -> int:
+        """HTTP 304 answers this school received."""
+        if self.http_not_modified is not None:
+            return self.http_not_modified
+        return sum(1 for r in self.resources.values() if r.not_modified)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{r.resource}: {describe_error(r.error)}" for r in self.resources.values()
+                if r.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.state in ("done", "not_modified") for r in self.resources.values())
+
+    @property
+    def done(self) -> bool:
+        return all(r.state in _FINAL for r in self.resources.values())
+
+
+@attrs.define
+class SyncReport:
+    """The result of :meth:`SyncEngine.run`: one :class:`SchoolResult` per school."""
+
+    schools: dict[int, SchoolResult]
+    elapsed: float = 0.0
+    #: :meth:`SyncEngine.cancel` stopped the run before every job finished.
+    cancelled: bool = False
+
+    @property
+    def records(self) -> int:
+        return sum(s.records for s in self.schools.values())
+
+    @property
+    def removals(self) -> int:
+        return sum(s.removals for s in self.schools.values())
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.schools.values())
+
+    @property
+    def not_modified(self) -> int:
+        return sum(s.not_modified for s in self.schools.values())
+
+    @property
+    def failed(self) -> list[int]:
+        """Ids of schools with at least one job that did not finish cleanly."""
+        return [sid for sid, s in self.schools.items() if not s.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.cancelled and not self.failed
