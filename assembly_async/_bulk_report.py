@@ -147,6 +147,11 @@ class SyncReport:
         return sum(s.requests for s in self.schools.values())
 
     @property
+    def retries(self) -> int:
+        """Retries the pipeline made across all schools during the run."""
+        return sum(s.retries or 0 for s in self.schools.values())
+
+    @property
     def not_modified(self) -> int:
         return sum(s.not_modified for s in self.schools.values())
 

@@ -23,6 +23,12 @@ def test_demo_three_schools(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert out.count("total") >= 2
     assert db.is_file()
     assert "Traceback" not in out + err
+    # The injected 503, reset and HTML 502 were retried and nothing was lost.
+    first_total = next(line for line in out.splitlines() if line.startswith("total"))
+    records, _removed, requests, _304s, retries = first_total.split()[1:6]
+    assert retries == "3" and int(requests) == 3 * 2 + 3
+    assert records == str(3 * (150 + 25))
+    assert "3 retried after the injected faults" in out
 
 
 def test_demo_rich_tables(capsys: pytest.CaptureFixture[str]) -> None:

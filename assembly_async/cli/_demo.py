@@ -75,7 +75,7 @@ def mutate(fake: Any, rng: random.Random) -> dict[str, int]:
 
 
 async def _sync(ui: UI, engine: SyncEngine, school_ids: list[int], label: str) -> SyncReport:
-    ui.line(f"{label}: {len(school_ids)} schools x {', '.join(engine.resources)}")
+    ui.line(f"{label}: syncing {len(school_ids)} schools x {', '.join(engine.resources)}...")
     with ui.progress(school_ids, engine.resources) as progress:
         engine.on_progress = progress.event
         return await engine.run(school_ids)
@@ -101,6 +101,11 @@ async def run_demo(ui: UI, *, schools: int, db: str | None, seed: int = 0,
                                     params={"students": {"demographics": True}},
                                     concurrency=concurrency)
                 ids = list(fake.school_ids)
+                # A flaky network, scripted: the first calls meet a 503, a connection
+                # reset mid-body and a proxy's HTML 502 page. GETs are retried.
+                fake.faults.script("/students", ["503", "reset"])
+                fake.faults.script("/staff_members", ["html502"])
+                ui.line("Injected faults: a 503, a connection reset and an HTML 502 page")
                 first = await _sync(ui, engine, ids, "First sync (full)")
                 ui.report_table("First sync (full)", first)
                 counts = mutate(fake, random.Random(seed))
@@ -113,6 +118,7 @@ async def run_demo(ui: UI, *, schools: int, db: str | None, seed: int = 0,
             where = str(path) if db else "a temporary file (pass --db PATH to keep it)"
             ui.line(f"SQLite sink: {stored['students']} students, {stored['staff_members']} "
                     f"staff members in {where}")
-            ui.line(f"Requests: {first.requests} for the full sync, {second.requests} for the "
-                    f"incremental one ({second.not_modified} answered 304 Not Modified)")
+            ui.line(f"Requests: {first.requests} for the full sync ({first.retries} retried "
+                    f"after the injected faults), {second.requests} for the incremental one "
+                    f"({second.not_modified} answered 304 Not Modified)")
     return 0 if first.ok and second.ok else 1
