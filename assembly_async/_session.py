@@ -232,7 +232,6 @@ class SchoolSession(_SessionBase, SchoolResources):
                  school_id: int | None = None) -> None:
         super().__init__(core, provider)
         self.school_id = school_id
-        self._init_resources()
 
     def __repr__(self) -> str:
         return f"<SchoolSession school_id={self.school_id!r}>"

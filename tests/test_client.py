@@ -275,3 +275,23 @@ async def test_explicit_per_page_is_never_changed(
     with pytest.raises(aa.BadRequest):
         await client.school(access_token=TOKEN).students.list(per_page=1500).page(1)
     assert len(mocked.requests) == 1
+
+
+async def test_opening_thousands_of_school_sessions_is_cheap() -> None:
+    from assembly_async.auth import MemoryTokenStore
+
+    class CountingStore(MemoryTokenStore):
+        reads = 0
+
+        async def get(self, key: str) -> Any:
+            CountingStore.reads += 1
+            return await super().get(key)
+
+    async with aa.AssemblyClient(client_id="id", client_secret="secret",
+                                 token_store=CountingStore()) as client:
+        sessions = [client.school(i) for i in range(3000)]
+        assert CountingStore.reads == 0  # nothing is read until a request needs a token
+        first = sessions[0]
+        assert "students" not in vars(first)  # resources are built on first use
+        assert first.students is first.students
+        assert client.school(0)._provider is first._provider  # one token manager per school

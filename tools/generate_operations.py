@@ -378,7 +378,7 @@ def render_resources(ops: list[dict[str, Any]]) -> str:
         "from ..models import (",
         *(f"    {m}," for m in models),
         ")",
-        "from ._base import CallOptions, DateArg, Resource, check_batch\n",
+        "from ._base import CallOptions, DateArg, Resource, ResourceSlot, check_batch\n",
     ]
     classes = []
     for attr in sorted(groups):
@@ -397,10 +397,10 @@ def render_resources(ops: list[dict[str, Any]]) -> str:
         out.extend(_method(op, name, body_fields))
         out.append("")
     out.append("\nclass SchoolResources:")
-    out.append('    """The resources of one school, as attributes of a SchoolSession."""\n')
-    out.append("    def _init_resources(self) -> None:")
+    out.append('    """The resources of one school, as attributes of a SchoolSession (built on')
+    out.append('    first use)."""\n')
     for attr, cls in classes:
-        out.append(f"        self.{attr} = {cls}(self)  # type: ignore[arg-type]")
+        out.append(f"    {attr} = ResourceSlot({cls})")
     out.append("")
     names = sorted([c for _, c in classes] + ["AppResources", "SchoolResources"])
     out.append("\n__all__ = [")

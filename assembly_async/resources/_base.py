@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from .._config import CallOptions
 from .._endpoint import Operation
@@ -13,9 +13,10 @@ from .._errors import ConfigurationError
 if TYPE_CHECKING:
     from .._pagination import Paginator
 
-__all__ = ["CallOptions", "DateArg", "Resource", "Session", "check_batch"]
+__all__ = ["CallOptions", "DateArg", "Resource", "ResourceSlot", "Session", "check_batch"]
 
 T = TypeVar("T")
+R = TypeVar("R", bound="Resource")
 
 #: A date parameter: a ``date``/``datetime`` or a ``YYYY-MM-DD`` string.
 DateArg = datetime.date | str
@@ -58,6 +59,33 @@ class Resource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+class ResourceSlot(Generic[R]):
+    """A session attribute that builds its resource on first access and caches it
+    in the session, so opening a session costs nothing per resource."""
+
+    __slots__ = ("_cls", "_name")
+
+    def __init__(self, cls: type[R]) -> None:
+        self._cls = cls
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, session: None, owner: type) -> ResourceSlot[R]: ...
+
+    @overload
+    def __get__(self, session: object, owner: type) -> R: ...
+
+    def __get__(self, session: object | None, owner: type) -> R | ResourceSlot[R]:
+        if session is None:
+            return self
+        resource = self._cls(session)  # type: ignore[arg-type]
+        session.__dict__[self._name] = resource
+        return resource
 
 
 def check_batch(name: str, items: Sequence[Any] | None, limit: int) -> None:

@@ -53,7 +53,7 @@ from ..models import (
     Timetable,
     YearGroup,
 )
-from ._base import CallOptions, DateArg, Resource, check_batch
+from ._base import CallOptions, DateArg, Resource, ResourceSlot, check_batch
 
 
 class AcademicYearsResource(Resource):
@@ -992,35 +992,35 @@ class AppResources(Resource):
 
 
 class SchoolResources:
-    """The resources of one school, as attributes of a SchoolSession."""
+    """The resources of one school, as attributes of a SchoolSession (built on
+    first use)."""
 
-    def _init_resources(self) -> None:
-        self.academic_years = AcademicYearsResource(self)  # type: ignore[arg-type]
-        self.assessment_points = AssessmentPointsResource(self)  # type: ignore[arg-type]
-        self.assessments = AssessmentsResource(self)  # type: ignore[arg-type]
-        self.attendances = AttendancesResource(self)  # type: ignore[arg-type]
-        self.calendar_events = CalendarEventsResource(self)  # type: ignore[arg-type]
-        self.contacts = ContactsResource(self)  # type: ignore[arg-type]
-        self.details = DetailsResource(self)  # type: ignore[arg-type]
-        self.dietary_needs = DietaryNeedsResource(self)  # type: ignore[arg-type]
-        self.exclusions = ExclusionsResource(self)  # type: ignore[arg-type]
-        self.facets = FacetsResource(self)  # type: ignore[arg-type]
-        self.grade_sets = GradeSetsResource(self)  # type: ignore[arg-type]
-        self.groups = GroupsResource(self)  # type: ignore[arg-type]
-        self.learning_aims = LearningAimsResource(self)  # type: ignore[arg-type]
-        self.medical_conditions = MedicalConditionsResource(self)  # type: ignore[arg-type]
-        self.mis_subjects = MisSubjectsResource(self)  # type: ignore[arg-type]
-        self.registration_groups = RegistrationGroupsResource(self)  # type: ignore[arg-type]
-        self.results = ResultsResource(self)  # type: ignore[arg-type]
-        self.rooms = RoomsResource(self)  # type: ignore[arg-type]
-        self.staff_absences = StaffAbsencesResource(self)  # type: ignore[arg-type]
-        self.staff_contracts = StaffContractsResource(self)  # type: ignore[arg-type]
-        self.staff_members = StaffMembersResource(self)  # type: ignore[arg-type]
-        self.students = StudentsResource(self)  # type: ignore[arg-type]
-        self.subjects = SubjectsResource(self)  # type: ignore[arg-type]
-        self.teaching_groups = TeachingGroupsResource(self)  # type: ignore[arg-type]
-        self.timetables = TimetablesResource(self)  # type: ignore[arg-type]
-        self.year_groups = YearGroupsResource(self)  # type: ignore[arg-type]
+    academic_years = ResourceSlot(AcademicYearsResource)
+    assessment_points = ResourceSlot(AssessmentPointsResource)
+    assessments = ResourceSlot(AssessmentsResource)
+    attendances = ResourceSlot(AttendancesResource)
+    calendar_events = ResourceSlot(CalendarEventsResource)
+    contacts = ResourceSlot(ContactsResource)
+    details = ResourceSlot(DetailsResource)
+    dietary_needs = ResourceSlot(DietaryNeedsResource)
+    exclusions = ResourceSlot(ExclusionsResource)
+    facets = ResourceSlot(FacetsResource)
+    grade_sets = ResourceSlot(GradeSetsResource)
+    groups = ResourceSlot(GroupsResource)
+    learning_aims = ResourceSlot(LearningAimsResource)
+    medical_conditions = ResourceSlot(MedicalConditionsResource)
+    mis_subjects = ResourceSlot(MisSubjectsResource)
+    registration_groups = ResourceSlot(RegistrationGroupsResource)
+    results = ResourceSlot(ResultsResource)
+    rooms = ResourceSlot(RoomsResource)
+    staff_absences = ResourceSlot(StaffAbsencesResource)
+    staff_contracts = ResourceSlot(StaffContractsResource)
+    staff_members = ResourceSlot(StaffMembersResource)
+    students = ResourceSlot(StudentsResource)
+    subjects = ResourceSlot(SubjectsResource)
+    teaching_groups = ResourceSlot(TeachingGroupsResource)
+    timetables = ResourceSlot(TimetablesResource)
+    year_groups = ResourceSlot(YearGroupsResource)
 
 
 __all__ = [
