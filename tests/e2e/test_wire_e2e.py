@@ -75,3 +75,21 @@ async def test_readme_testing_snippet_runs() -> None:
             school = client.school(access_token=fake.school_token(1).access_token)
             students = await school.students.list().all()
             assert len(students) == 200
+
+
+async def test_aiohttp_trace_configs_are_passed_through(fake_assembly: FakeAssembly) -> None:
+    from types import SimpleNamespace
+
+    import aiohttp
+
+    started: list[str] = []
+
+    async def on_request_start(session: object, ctx: SimpleNamespace,
+                               params: aiohttp.TraceRequestStartParams) -> None:
+        started.append(params.url.path)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    async with aa.AssemblyClient(api_url=fake_assembly.api_url, trace_configs=[trace]) as c:
+        await c.school(access_token=fake_assembly.school_token(1).access_token).details.get()
+    assert started == ["/school"]
