@@ -452,7 +452,8 @@ async def test_tokens_never_reach_logs_or_errors(
 
 
 async def test_e2e_sync_through_faults_and_a_scaled_budget() -> None:
-    testing = pytest.importorskip("assembly_async.testing")
+    from assembly_async import testing
+
     async with testing.FakeAssembly(schools=2, students_per_school=120, rate_limit=30,
                                     rate_window=300.0, time_scale=1000.0) as fake:
         fake.faults.random_errors(0.05, path="/students", seed=3)

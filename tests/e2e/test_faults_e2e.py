@@ -139,3 +139,33 @@ async def test_406_is_unsupported_version(fake: FakeAssembly) -> None:
             await client._core.pipeline.send(request, auth=aa.StaticToken(
                 fake.school_token(1).access_token), timeouts=client.config.timeouts)
         assert info.value.error == "unsupported_version"
+
+
+async def test_a_429_pauses_one_school_while_another_carries_on() -> None:
+    import asyncio
+    import time
+
+    async with FakeAssembly(schools=2, students_per_school=10) as fake:
+        # The server allows 3 requests per token per window; the window lasts 1 s.
+        fake.set_rate_limit(limit=3, window=300.0, time_scale=300.0)
+        async with aa.AssemblyClient(api_url=fake.api_url) as client:
+            finished: dict[int, float] = {}
+            start = time.monotonic()
+
+            async def work(school_id: int, calls: int) -> None:
+                token = fake.school_token(school_id).access_token
+                school = client.school(school_id, access_token=token)
+                for _ in range(calls):
+                    assert (await school.details.status()) is not None
+                finished[school_id] = time.monotonic() - start
+
+            # School 1 needs a 4th request: its 429 pauses it for data.period.
+            first = asyncio.create_task(work(1, 4))
+            await asyncio.sleep(0.1)  # school 1 has spent its 3 and is paused now
+            await work(2, 3)
+            await first
+            assert finished[2] < finished[1]
+            assert finished[2] < 0.6  # school 2 never waited for school 1's pause
+            assert finished[1] >= 0.5  # school 1 waited (most of) its window
+            assert client.stats(1).rate_limited >= 1
+            assert client.stats(2).rate_limited == 0
