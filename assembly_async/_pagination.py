@@ -117,7 +117,7 @@ class PageWalker(Generic[X]):
     """
 
     __slots__ = ("_concurrency", "_done", "_end", "_fetch", "_first", "_first_page",
-                 "_next_number", "_pending", "_started", "exhausted")
+                 "_next_number", "_pending", "_started", "exhausted", "totals")
 
     def __init__(
         self,
@@ -140,6 +140,14 @@ class PageWalker(Generic[X]):
         self._first_page: Page[X] | None = None
         #: True once every page was handed out (the walk reached the end).
         self.exhausted = False
+        #: Every ``total`` the pages reported; more than one means the list changed
+        #: during the walk, so offset paging may have shifted a record past us.
+        self.totals: set[int] = set()
+
+    @property
+    def stable(self) -> bool:
+        """No page reported a different total than the others."""
+        return len(self.totals) <= 1
 
     @property
     def first_page(self) -> Page[X] | None:
@@ -164,6 +172,7 @@ class PageWalker(Generic[X]):
                 self._started = True
                 page = await self._first()
                 self._first_page = page
+                self._seen(page)
                 if not page.has_next:
                     await self._finish()
                     return page
@@ -177,6 +186,7 @@ class PageWalker(Generic[X]):
                 return None
             _, task = self._pending.popleft()
             page = await task
+            self._seen(page)
             if self._end is None and not page.has_next:
                 # Unknown total: a short or empty page ends the list; drop the speculation.
                 await self._finish()
@@ -191,6 +201,10 @@ class PageWalker(Generic[X]):
         except BaseException:
             await self.aclose()
             raise
+
+    def _seen(self, page: Page[X]) -> None:
+        if page.info.total is not None and not page.not_modified:
+            self.totals.add(page.info.total)
 
     async def _finish(self) -> None:
         self.exhausted = True

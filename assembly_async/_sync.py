@@ -19,6 +19,7 @@ walk ran are fetched again next time). An interrupted sync changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["CHANGE_OPERATIONS", "Delta", "Snapshot", "changes"]
 
 T = TypeVar("T")
+log = logging.getLogger("assembly_async.sync")
 
 
 def _change_operations() -> dict[str, str]:
@@ -120,6 +122,8 @@ class Delta(Generic[T]):
         self.not_modified = False
         self.full = True
         self.left_ids: list[Any] = []
+        #: The delta's total changed during the walk (the watermark is then kept).
+        self.shifted = False
 
     def __repr__(self) -> str:
         return (f"<Delta {self._op.operation_id} key={self.key!r} full={self.full} "
@@ -203,6 +207,14 @@ class Delta(Generic[T]):
             self._new = None
         elif first is not None:
             self._new = first.validators or None
+        if not walker.stable:
+            # The delta changed size while we walked it: offset paging may have
+            # moved a record between pages unseen. Keep the old watermark so the
+            # next sync asks for the same changes again (sinks upsert).
+            self.shifted = True
+            self._new = None
+            log.warning("%s changed during the walk (totals %s); the watermark stays",
+                        self._op.operation_id, sorted(walker.totals))
         await self._fetch_left()
         self._complete = True
 

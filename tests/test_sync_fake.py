@@ -129,3 +129,35 @@ async def test_fake_snapshot_and_raw(fake: Any) -> None:
         assert sorted(snap.records) == sorted(fake.record_ids(sid))
         pages = [p async for p in school.staff_members.list().raw_pages()]
         assert [r["id"] for p in pages for r in p] == fake.record_ids(sid, "staff_members")
+
+
+async def test_fake_delta_that_changes_during_the_walk_keeps_the_watermark(fake: Any) -> None:
+    sid = fake.school_ids[0]
+    state = MemorySyncState()
+    key = sync_key(sid, "getStudents", {})
+    async with aa.AssemblyClient(api_url=str(fake.api_url)) as client:
+        school = _school(fake, client)
+        async with school.changes("students", state=state) as full:  # type: ignore[attr-defined]
+            assert len([s async for s in full]) == N
+        before = await state.get(key)
+        assert before
+        fake.advance_clock(sid, seconds=5)
+        first_wave = set(fake.change(sid, "students", count=30))
+        delta = school.changes("students", state=state, per_page=7, concurrency=1)
+        seen: set[int] = set()
+        second_wave: set[int] = set()
+        async with delta:
+            async for student in delta:
+                seen.add(student.id)
+                if len(seen) == 7 and not second_wave:
+                    # More changes land while we walk: the delta grows under us.
+                    fake.advance_clock(sid, seconds=5)
+                    second_wave = set(fake.change(sid, "students", count=10))
+        assert delta.shifted and delta.complete
+        assert await state.get(key) == before  # not advanced past what we may have missed
+        again = school.changes("students", state=state)
+        async with again:
+            ids = {s.id async for s in again}
+        assert first_wave | second_wave <= ids | seen
+        assert first_wave | second_wave <= ids  # nothing lost: the whole window again
+        assert await state.get(key) != before
