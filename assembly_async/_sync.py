@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["CHANGE_OPERATIONS", "Delta", "Snapshot", "changes"]
 
 T = TypeVar("T")
+X = TypeVar("X")
 log = logging.getLogger("assembly_async.sync")
 
 
@@ -243,10 +244,40 @@ class Delta(Generic[T]):
         return _DeltaRawPages(self)
 
 
-class _DeltaRecords(Generic[T]):
-    def __init__(self, delta: Delta[T]) -> None:
+class _DeltaWalk(Generic[X]):
+    """One walk over a delta's pages; it commits nothing itself (the delta does)."""
+
+    def __init__(self, delta: Delta[Any], *, raw: bool) -> None:
         self._delta = delta
-        self._walker: PageWalker[T] | None = None
+        self._raw = raw
+        self._walker: PageWalker[X] | None = None
+        self._ended = False
+
+    async def _next_page(self) -> Page[X] | None:
+        """The next page, or None once the delta was consumed to its end."""
+        if self._ended:
+            return None
+        if self._walker is None:
+            self._walker = await self._delta._start(raw=self._raw)
+        page = await self._walker.next_page()
+        if page is None:
+            self._ended = True
+            await self._delta._finish(self._walker)
+        return page
+
+    async def aclose(self) -> None:
+        if self._walker is not None:
+            await self._walker.aclose()
+
+    def __del__(self) -> None:
+        walker = getattr(self, "_walker", None)
+        if walker is not None:
+            walker.cancel_pending()
+
+
+class _DeltaRecords(_DeltaWalk[T]):
+    def __init__(self, delta: Delta[T]) -> None:
+        super().__init__(delta, raw=False)
         self._it: Iterator[T] = iter(())
 
     def __aiter__(self) -> _DeltaRecords[T]:
@@ -255,52 +286,25 @@ class _DeltaRecords(Generic[T]):
     async def __anext__(self) -> T:
         for item in self._it:
             return item
-        if self._walker is None:
-            self._walker = await self._delta._start(raw=False)
-        while True:
-            page = await self._walker.next_page()
-            if page is None:
-                await self._delta._finish(self._walker)
-                raise StopAsyncIteration
+        while (page := await self._next_page()) is not None:
             self._it = iter(page.items)
             for item in self._it:
                 return item
-
-    async def aclose(self) -> None:
-        if self._walker is not None:
-            await self._walker.aclose()
-
-    def __del__(self) -> None:
-        walker = getattr(self, "_walker", None)
-        if walker is not None:
-            walker.cancel_pending()
+        raise StopAsyncIteration
 
 
-class _DeltaRawPages:
+class _DeltaRawPages(_DeltaWalk[RawRecord]):
     def __init__(self, delta: Delta[Any]) -> None:
-        self._delta = delta
-        self._walker: PageWalker[RawRecord] | None = None
+        super().__init__(delta, raw=True)
 
     def __aiter__(self) -> _DeltaRawPages:
         return self
 
     async def __anext__(self) -> list[RawRecord]:
-        if self._walker is None:
-            self._walker = await self._delta._start(raw=True)
-        page = await self._walker.next_page()
+        page = await self._next_page()
         if page is None:
-            await self._delta._finish(self._walker)
             raise StopAsyncIteration
         return page.items
-
-    async def aclose(self) -> None:
-        if self._walker is not None:
-            await self._walker.aclose()
-
-    def __del__(self) -> None:
-        walker = getattr(self, "_walker", None)
-        if walker is not None:
-            walker.cancel_pending()
 
 
 def resolve(resource: str) -> tuple[Operation, Operation | None]:
