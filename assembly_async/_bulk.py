@@ -50,7 +50,7 @@ from ._bulk_report import (
 from ._errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
 from ._events import SchoolStats
 from ._sync_state import MemorySyncState
-from .sinks import RunRecorder, Sink, SyncRun, check_resource_name
+from .sinks import IdLister, RunRecorder, Sink, SyncRun, check_resource_name
 
 if TYPE_CHECKING:
     from ._client import AssemblyClient
@@ -271,13 +271,23 @@ class _Run:
             delta = session.changes(resource, state=engine.state,
                                     **engine.params.get(resource, {}))
             async with delta:
+                # A full sync lists everything the school has: remember the ids so
+                # that records the sink holds but the API no longer lists go.
+                lister = engine.sink if isinstance(engine.sink, IdLister) else None
+                seen: set[Any] | None = set() if delta.full and lister is not None else None
                 async for page in delta.raw_pages():
                     if page:
                         await engine.sink.write(sid, resource, page)
                         res.records += len(page)
+                        if seen is not None:
+                            seen.update(r.get("id") for r in page)
                     res.requests = delta.requests
                     await self.emit(sid, res)
                 left = list(delta.left_ids or ())
+                if (lister is not None and seen is not None and not delta.shifted
+                        and not delta.not_modified):
+                    # Not after a shifted walk: a record it skipped would look gone.
+                    left.extend(await lister.ids(resource, sid) - seen)
                 if left:
                     await engine.sink.remove(sid, resource, left)
                     res.removals += len(left)

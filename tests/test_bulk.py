@@ -261,3 +261,30 @@ async def test_bad_arguments(client: AssemblyClient) -> None:
     report = await SyncEngine(client, MemorySink(), resources=["no_such_resource"]).run([1])
     assert report.failed == [1]
     assert "no conditional list" in report.schools[1].errors[0]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "jsonl"])
+async def test_a_full_resync_removes_what_the_school_no_longer_lists(
+    fake: FakeAssembly, client: AssemblyClient, tmp_path: Any, kind: str
+) -> None:
+    from assembly_async.sinks import JSONLinesSink
+
+    sink: Any = {"memory": MemorySink(), "sqlite": SQLiteSink(tmp_path / "s.db"),
+                 "jsonl": JSONLinesSink(tmp_path / "out")}[kind]
+    await sink.open()
+    try:
+        report = await SyncEngine(client, sink, MemorySyncState(), resources=RESOURCES).run(
+            fake.school_ids)
+        assert report.ok
+        gone = fake.leave(1, "students", count=3)
+        # The sync state is lost (a new process, a deleted file): the next sync is
+        # a full one, which never asks the `left` endpoint.
+        again = await SyncEngine(client, sink, MemorySyncState(), resources=RESOURCES).run(
+            fake.school_ids)
+        assert again.ok and again.schools[1].removals == 3
+        for sid in fake.school_ids:
+            for resource in RESOURCES:
+                assert await sink.ids(resource, sid) == set(fake.record_ids(sid, resource))
+        assert not set(gone) & await sink.ids("students", 1)
+    finally:
+        await sink.close()

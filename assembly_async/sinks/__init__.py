@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._base import RunRecorder, Sink, SyncRun, check_resource_name, record_key
+from ._base import IdLister, RunRecorder, Sink, SyncRun, check_resource_name, record_key
 from ._jsonl import JSONLinesSink
 from ._memory import MemorySink
 from ._sqlite import SQLiteSink
 
 __all__ = [
+    "IdLister",
     "JSONLinesSink",
     "MemorySink",
     "RunRecorder",

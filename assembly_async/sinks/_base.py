@@ -10,7 +10,7 @@ import attrs
 
 from .._errors import ConfigurationError
 
-__all__ = ["RunRecorder", "Sink", "SyncRun", "check_resource_name", "record_key"]
+__all__ = ["IdLister", "RunRecorder", "Sink", "SyncRun", "check_resource_name", "record_key"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -73,3 +73,15 @@ class RunRecorder(Protocol):
     async def record_run(self, run: SyncRun) -> None: ...
 
     async def last_runs(self) -> dict[int, SyncRun]: ...
+
+
+@runtime_checkable
+class IdLister(Protocol):
+    """Optional sink extension: list the stored ids of one school's resource.
+
+    With it, a full sync (no watermark yet, e.g. after the sync state was lost)
+    removes the records the API no longer lists, so the sink mirrors the school
+    instead of keeping records that left while nobody was watching.
+    """
+
+    async def ids(self, resource: str, school_id: int) -> set[Any]: ...

@@ -29,7 +29,8 @@ class JSONLinesSink:
 
     The files are a log: the current state of ``(school_id, id)`` is its last
     line (an upsert, or a ``remove`` tombstone). Runs go to
-    ``sync_runs.jsonl``. Writes are buffered and flushed at the end of each call.
+    ``sync_runs.jsonl``. File I/O runs in a worker thread (never blocking the
+    event loop); each call's lines are written and flushed together.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -50,7 +51,7 @@ class JSONLinesSink:
 
     async def open(self) -> None:
         """Create the directory if needed (its parent must exist)."""
-        self._mkdir()
+        await asyncio.to_thread(self._mkdir)
         self._lock = asyncio.Lock()
         self._open = True
 
@@ -62,7 +63,7 @@ class JSONLinesSink:
     async def close(self) -> None:
         """Flush and close every file (idempotent)."""
         self._open = False
-        self._close_files()
+        await asyncio.to_thread(self._close_files)
 
     async def __aenter__(self) -> JSONLinesSink:
         await self.open()
@@ -99,7 +100,7 @@ class JSONLinesSink:
             for r in records
         ]
         async with self._lock:
-            self._append(resource, lines)
+            await asyncio.to_thread(self._append, resource, lines)
 
     async def remove(self, school_id: int, resource: str, ids: Sequence[Any]) -> None:
         """Append one tombstone line per id."""
@@ -113,12 +114,13 @@ class JSONLinesSink:
             for i in ids
         ]
         async with self._lock:
-            self._append(resource, lines)
+            await asyncio.to_thread(self._append, resource, lines)
 
     async def record_run(self, run: SyncRun) -> None:
         """Append the run to ``sync_runs.jsonl``."""
+        line = orjson.dumps(attrs.asdict(run)) + b"\n"
         async with self._lock:
-            self._append("sync_runs", [orjson.dumps(attrs.asdict(run)) + b"\n"])
+            await asyncio.to_thread(self._append, "sync_runs", [line])
 
     def _read_runs(self) -> dict[int, SyncRun]:
         out: dict[int, SyncRun] = {}
@@ -138,4 +140,28 @@ class JSONLinesSink:
     async def last_runs(self) -> dict[int, SyncRun]:
         """The latest run of every school in ``sync_runs.jsonl``."""
         async with self._lock:
-            return self._read_runs()
+            return await asyncio.to_thread(self._read_runs)
+
+    def _live_ids(self, resource: str, school_id: int) -> set[Any]:
+        live: set[Any] = set()
+        path = self.path(resource)
+        if not path.exists():
+            return live
+        with path.open("rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                event = orjson.loads(line)
+                if event.get("school_id") != school_id:
+                    continue
+                if event.get("op") == "remove":
+                    live.discard(event.get("id"))
+                else:
+                    live.add(event.get("id"))
+        return live
+
+    async def ids(self, resource: str, school_id: int) -> set[Any]:
+        """Ids of one school's ``resource`` whose last line is an upsert (replays the log)."""
+        check_resource_name(resource)
+        async with self._lock:
+            return await asyncio.to_thread(self._live_ids, resource, school_id)

@@ -50,6 +50,9 @@ class MemorySink:
     async def last_runs(self) -> dict[int, SyncRun]:
         return {run.school_id: run for run in self.runs}
 
+    async def ids(self, resource: str, school_id: int) -> set[Any]:
+        return {i for (s, i) in self.data.get(resource, {}) if s == school_id}
+
     def count(self, resource: str, school_id: int | None = None) -> int:
         table = self.data.get(resource, {})
         if school_id is None:
