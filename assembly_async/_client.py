@@ -157,15 +157,10 @@ class AssemblyClient:
         school per task if you like, they share the token and its lock.
         """
         self._check_open()
-        given = sum(x is not None for x in (access_token, token, token_provider))
-        if given > 1:
+        if token is not None and (access_token is not None or token_provider is not None):
             raise ConfigurationError("pass one of access_token=, token= or token_provider=")
-        provider: TokenProvider
-        if access_token is not None:
-            provider = StaticToken(access_token)
-        elif token_provider is not None:
-            provider = token_provider
-        else:
+        provider = self._given_provider(access_token, token_provider)
+        if provider is None:
             if token is not None:
                 if token.school_id is None:
                     raise ConfigurationError("token.school_id is required")
@@ -187,8 +182,8 @@ class AssemblyClient:
                 leeway=self._refresh_leeway, on_refresh=self._on_refresh,
             )
             self._managers[school_id] = manager
-        if token is not None and manager._current is None:
-            manager._current = token
+        if token is not None:
+            manager.use(token, replace=False)
         return manager
 
     def token_manager(self, school_id: int) -> SchoolTokenManager:
@@ -201,22 +196,28 @@ class AssemblyClient:
         """A session for the app-level endpoints (``/me``, ``/schools/registered``,
         ``/authorizations``); without arguments it uses client credentials."""
         self._check_open()
+        provider = self._given_provider(access_token, token_provider)
+        return AppSession(self._core, provider or self._app_tokens())
+
+    @staticmethod
+    def _given_provider(
+        access_token: str | None, token_provider: TokenProvider | None
+    ) -> TokenProvider | None:
+        """The caller's own token source, if they passed one (at most one)."""
         if access_token is not None and token_provider is not None:
             raise ConfigurationError("pass access_token= or token_provider=, not both")
-        provider: TokenProvider
         if access_token is not None:
-            provider = StaticToken(access_token)
-        elif token_provider is not None:
-            provider = token_provider
-        else:
+            return StaticToken(access_token)
+        return token_provider
+
+    def _app_tokens(self) -> AppTokenManager:
+        if self._app_manager is None:
             if self._oauth is None:
                 raise ConfigurationError(
                     "app endpoints need client_id/client_secret or an access_token"
                 )
-            if self._app_manager is None:
-                self._app_manager = AppTokenManager(store=self.token_store, oauth=self._oauth)
-            provider = self._app_manager
-        return AppSession(self._core, provider)
+            self._app_manager = AppTokenManager(store=self.token_store, oauth=self._oauth)
+        return self._app_manager
 
     def authorization_url(
         self, *, redirect_uri: str, scopes: Iterable[ScopeLike], state: str | None = None
@@ -235,7 +236,7 @@ class AssemblyClient:
         token = await oauth.exchange_code(code, redirect_uri)
         if token.school_id is not None:
             await self.token_store.set(_school_key(token.school_id), token)
-            self._managers.pop(token.school_id, None)
+            self._adopt(token)
         return token
 
     async def add_token(self, token: Token) -> None:
@@ -243,7 +244,14 @@ class AssemblyClient:
         if token.school_id is None:
             raise ConfigurationError("token.school_id is required")
         await self.token_store.set(_school_key(token.school_id), token)
-        self._managers.pop(token.school_id, None)
+        self._adopt(token)
+
+    def _adopt(self, token: Token) -> None:
+        """Hand a newly saved token to the school's manager, if sessions have one:
+        replacing the manager would leave earlier sessions with a second lock."""
+        manager = self._managers.get(token.school_id) if token.school_id is not None else None
+        if manager is not None:
+            manager.use(token)
 
     def remaining_budget(self, school_id: BudgetKey) -> int | None:
         """Requests ``school_id`` may start right now without waiting (None: no
@@ -269,10 +277,7 @@ class AssemblyClient:
 
     async def client_credentials(self) -> Token:
         """The app token by client credentials, cached in the token store."""
-        if self._app_manager is None:
-            self._app_manager = AppTokenManager(store=self.token_store,
-                                                oauth=self._require_oauth())
-        return await self._app_manager.token()
+        return await self._app_tokens().token()
 
     def _require_oauth(self) -> OAuthClient:
         if self._oauth is None:

@@ -128,6 +128,12 @@ class SchoolTokenManager:
     def __repr__(self) -> str:
         return f"<SchoolTokenManager school_id={self.school_id}>"
 
+    def use(self, token: Token, *, replace: bool = True) -> None:
+        """Use ``token`` from now on (already saved by the caller); with
+        ``replace=False`` only when no token is loaded yet."""
+        if replace or self._current is None:
+            self._current = token
+
     async def current(self) -> Token:
         """The token in use, loaded from the store on first use."""
         token = self._current

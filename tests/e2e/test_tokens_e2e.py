@@ -156,3 +156,20 @@ async def test_explicit_refresh_and_client_credentials(fake_assembly: FakeAssemb
         assert app.level == "app" and app.expires_at is None
         assert await client.client_credentials() == app  # cached, one grant
         assert len(fake_assembly.stats.requests(path="/oauth/token")) == 2
+
+
+async def test_a_saved_token_reaches_sessions_opened_before_it(
+    fake_assembly: FakeAssembly,
+) -> None:
+    async with client_for(fake_assembly) as client:
+        await client.add_token(school_token(fake_assembly, 1))
+        early = client.school(1)
+        await early.details.get()
+        pair = fake_assembly.issue_school_token(1)
+        fresh = attrs.evolve(school_token(fake_assembly, 1), access_token=pair.access_token,
+                             refresh_token=pair.refresh_token)
+        await client.add_token(fresh)
+        late = client.school(1)
+        # One manager (one refresh lock) per school, whatever order sessions opened in.
+        assert early._provider is late._provider
+        assert await early._provider.access_token() == pair.access_token
