@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Hashable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from ._sansio import Validators, read_validators
 from ._transport import Response
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["GetCache"]
 
@@ -31,11 +28,12 @@ MAX_BODY = 1 << 20
 class GetCache:
     """A bounded LRU of ``key -> Response`` (only responses with validators)."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_body: int = MAX_BODY) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_body: int = MAX_BODY,
+                 max_bytes: int = MAX_BYTES) -> None:
         self._data: collections.OrderedDict[Hashable, Response] = collections.OrderedDict()
         self.max_entries = max_entries
         self.max_body = max_body
-        self.max_bytes = MAX_BYTES
+        self.max_bytes = max_bytes
         self.size = 0
         self.hits = 0
 

@@ -331,7 +331,7 @@ class Paginator(Generic[T]):
     ``per_page``, walking uses the API maximum (1500) so that n records take
     ceil(n/1500) requests (CONCEPTS: 2 requests/s per token), falling back to
     200 once if the server refuses 1500. Pages after the first are fetched
-    ``concurrency`` at a time (default 4; 1 walks sequentially).
+    ``concurrency`` at a time (default 3; 1 walks sequentially).
     """
 
     def __init__(
