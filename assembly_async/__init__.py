@@ -5,22 +5,13 @@ The public surface is re-exported here; every other module is private.
 
 from __future__ import annotations
 
-__version__ = "0.1.0.dev0"
-
-from ._bulk import (
-    JobState,
-    ProgressCallback,
-    ProgressEvent,
-    ResourceResult,
-    SchoolResult,
-    SyncEngine,
-    SyncReport,
-    sync_many,
-)
-from ._client import AssemblyClient
-from ._config import DEFAULT, CallOptions, Timeouts
-from ._converter import make_converter
-from ._errors import (
+from ._client.client import AssemblyClient
+from ._client.delta import CHANGE_OPERATIONS, Delta, Snapshot
+from ._client.pagination import DEFAULT_CONCURRENCY, Page, Paginator
+from ._client.session import AppSession, SchoolSession
+from ._client.syncstate import MemorySyncState, SyncState, sync_key
+from ._core.config import DEFAULT, CallOptions, Timeouts
+from ._core.errors import (
     AssemblyError,
     AuthError,
     BadRequest,
@@ -47,16 +38,25 @@ from ._errors import (
     UnprocessableEntity,
     UnsupportedVersion,
 )
-from ._events import Event, EventKind, Hooks, SchoolStats
-from ._pagination import DEFAULT_CONCURRENCY, Page, Paginator
-from ._ratelimit import RateLimiter, SlidingWindowLimiter
-from ._retry import RetryPolicy, backoff, should_retry
-from ._sansio import PageInfo, Validators
-from ._session import AppSession, SchoolSession
-from ._sync import CHANGE_OPERATIONS, Delta, Snapshot
-from ._sync_sqlite import SQLiteSyncState
-from ._sync_state import MemorySyncState, SyncState, sync_key
-from ._tokens import StaticToken, TokenProvider
+from ._core.paging import PageInfo
+from ._core.responses import Validators
+from ._core.version import __version__
+from ._http.events import Event, EventKind, Hooks, SchoolStats
+from ._http.ratelimit import RateLimiter, SlidingWindowLimiter
+from ._http.retry import RetryPolicy, backoff, should_retry
+from ._http.tokens import StaticToken, TokenProvider
+from ._sync.engine import (
+    JobState,
+    ProgressCallback,
+    ProgressEvent,
+    ResourceResult,
+    SchoolResult,
+    SyncEngine,
+    SyncReport,
+    sync_many,
+)
+from ._sync.sqlite_state import SQLiteSyncState
+from .models._converter import make_converter
 
 __all__ = [
     "CHANGE_OPERATIONS",

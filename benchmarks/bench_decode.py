@@ -28,8 +28,8 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from _records import students_page  # noqa: E402
 
-from assembly_async._decode import ModelDecoder  # noqa: E402
 from assembly_async.models import Student  # noqa: E402
+from assembly_async.models._decode import ModelDecoder  # noqa: E402
 
 
 def run_once(fn: Callable[[bytes], Any], bodies: list[bytes]) -> float:

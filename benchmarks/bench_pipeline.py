@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 
 import assembly_async as aa
-from assembly_async._sansio import Request
+from assembly_async._core.requests import Request
 
 TOKEN = "bench-token-SECRET"
 LIMIT = 60

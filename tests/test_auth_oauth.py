@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from assembly_async._errors import (
+from assembly_async._core.errors import (
     ConfigurationError,
     DecodeError,
     OAuthError,

@@ -14,7 +14,7 @@ import attrs
 import orjson
 import pytest
 
-from assembly_async._errors import ConfigurationError, TokenUnavailable
+from assembly_async._core.errors import ConfigurationError, TokenUnavailable
 from assembly_async.auth import (
     APP_KEY,
     CallbackTokenStore,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from assembly_async import AssemblyClient, MemorySyncState
-from assembly_async._bulk import ProgressEvent, SyncEngine, sync_many
+from assembly_async._sync.engine import ProgressEvent, SyncEngine, sync_many
 from assembly_async.cli._demo import fake_client
 from assembly_async.sinks import MemorySink, SQLiteSink
 from assembly_async.testing import FakeAssembly

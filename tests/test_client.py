@@ -294,4 +294,5 @@ async def test_opening_thousands_of_school_sessions_is_cheap() -> None:
         first = sessions[0]
         assert "students" not in vars(first)  # resources are built on first use
         assert first.students is first.students
-        assert client.school(0)._provider is first._provider  # one token manager per school
+        # One token manager per school.
+        assert client.school(0).runner.provider is first.runner.provider

@@ -9,15 +9,7 @@ import attrs
 import orjson
 import pytest
 
-from assembly_async._converter import (
-    dump_json,
-    format_datetime,
-    make_converter,
-    parse_date,
-    parse_datetime,
-)
-from assembly_async._decode import ModelDecoder
-from assembly_async._errors import DecodeError
+from assembly_async._core.errors import DecodeError
 from assembly_async.models import (
     AcademicYear,
     EmailInfo,
@@ -28,6 +20,14 @@ from assembly_async.models import (
     StudentDemographics,
     TimetableDays,
 )
+from assembly_async.models._converter import (
+    dump_json,
+    format_datetime,
+    make_converter,
+    parse_date,
+    parse_datetime,
+)
+from assembly_async.models._decode import ModelDecoder
 
 UTC = datetime.timezone.utc
 SEPT_1 = datetime.datetime(2015, 9, 1, tzinfo=UTC)

@@ -18,8 +18,8 @@ import orjson
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from assembly_async._decode import ModelDecoder
 from assembly_async.models import Student
+from assembly_async.models._decode import ModelDecoder
 
 UTC = datetime.timezone.utc
 FAST = ModelDecoder()

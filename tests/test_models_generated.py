@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from assembly_async import models
-from assembly_async._spec import load_spec
+from assembly_async._core.spec import load_spec
 from assembly_async.models import _generated
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,10 +13,10 @@ from _mini_server import MiniAssembly
 
 import assembly_async as aa
 from assembly_async import CHANGE_OPERATIONS, MemorySyncState, Snapshot, sync_key
-from assembly_async._errors import ServerError
-from assembly_async._pagination import PageWalker
-from assembly_async._sansio import Validators
-from assembly_async._sync_sqlite import SQLiteSyncState
+from assembly_async._client.pagination import PageWalker
+from assembly_async._core.errors import ServerError
+from assembly_async._core.responses import Validators
+from assembly_async._sync.sqlite_state import SQLiteSyncState
 from assembly_async.models import Room, Student
 
 SCHOOL = 7
@@ -41,7 +41,7 @@ async def big() -> AsyncIterator[MiniAssembly]:
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries (when the pipeline has them) without sleeping."""
     try:
-        import assembly_async._retry as retry_mod
+        import assembly_async._http.retry as retry_mod
     except ImportError:  # pragma: no cover - before retries landed
         return
     monkeypatch.setattr(retry_mod, "backoff", lambda attempt: 0.0)

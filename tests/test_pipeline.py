@@ -21,9 +21,9 @@ import pytest
 from aiohttp import web
 
 import assembly_async as aa
-from assembly_async import _retry
-from assembly_async._events import Event, Hooks
-from assembly_async._sansio import Request
+from assembly_async._core.requests import Request
+from assembly_async._http import retry as _retry
+from assembly_async._http.events import Event, Hooks
 
 TOKEN_A = "tok-A-SECRET-aaaaaaaa"
 TOKEN_B = "tok-B-SECRET-bbbbbbbb"

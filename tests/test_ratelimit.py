@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import assembly_async as aa
-from assembly_async._ratelimit import RateLimiter, SlidingWindowLimiter, budget_key
+from assembly_async._http.ratelimit import RateLimiter, SlidingWindowLimiter, budget_key
 
 
 class FakeClock:

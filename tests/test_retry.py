@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import assembly_async as aa
-from assembly_async import _retry
-from assembly_async._retry import RetryPolicy, backoff, retry_delay, should_retry
-from assembly_async._sansio import error_for
+from assembly_async._core.responses import error_for
+from assembly_async._http import retry as _retry
+from assembly_async._http.retry import RetryPolicy, backoff, retry_delay, should_retry
 
 URL = "https://api.assembly.education/students"
 

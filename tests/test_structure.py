@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +10,9 @@ import pytest
 
 import assembly_async
 from assembly_async import AppSession, SchoolSession
-from assembly_async._spec import load_spec
-from assembly_async.resources import SDK_CALLS
-from assembly_async.resources._generated import SchoolResources
+from assembly_async._client.resources import SDK_CALLS
+from assembly_async._client.resources.generated import SchoolResources
+from assembly_async._core.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "assembly_async"
@@ -39,7 +38,7 @@ def test_every_operation_has_a_method() -> None:
             attr, name = path
             assert attr in vars(SchoolResources), op_id
             cls_name = "".join(p.capitalize() for p in attr.split("_")) + "Resource"
-            target = getattr(sys.modules["assembly_async.resources._generated"], cls_name)
+            target = getattr(sys.modules["assembly_async._client.resources.generated"], cls_name)
         else:
             (name,) = path
         method = getattr(target, name, None)
@@ -72,39 +71,34 @@ def test_public_names_are_sorted_and_importable() -> None:
         assert hasattr(assembly_async, name), name
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text("utf-8"))
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module.split(".")[0])
-    return out
+def run_import_linter() -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("lint-imports")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "importlinter.cli"]
+    return subprocess.run([*command, "--no-cache"], capture_output=True, text=True,
+                          check=False, cwd=ROOT)
 
 
-def client_modules() -> list[Path]:
-    """The SDK proper: everything but the fake server (a server, not a client)
-    and the CLI (the top layer)."""
-    skip = {"testing", "cli"}
-    return [p for p in PACKAGE.rglob("*.py")
-            if not (set(p.relative_to(PACKAGE).parts) & skip)]
-
-
-def test_only_the_transport_imports_aiohttp() -> None:
-    offenders = [str(p.relative_to(ROOT)) for p in client_modules()
-                 if "aiohttp" in _imports(p) and p.name != "_transport.py"]
-    assert not offenders
-
-
-def test_only_the_converter_imports_cattrs() -> None:
-    offenders = [str(p.relative_to(ROOT)) for p in client_modules()
-                 if "cattrs" in _imports(p) and p.name != "_converter.py"]
-    assert not offenders
+def test_import_contracts_hold() -> None:
+    """The layer rules of docs/architecture.md, checked by import-linter (pyproject.toml):
+    layers point down, no cycles (type-only imports included), only the transport
+    imports aiohttp, only the converter imports cattrs, only the models layer
+    imports msgspec, only the CLI imports rich, the SDK never imports testing."""
+    result = run_import_linter()
+    assert result.returncode == 0, result.stdout + result.stderr
+    for contract in ("Layers: every import points down the stack",
+                     "No import cycles between sibling modules",
+                     "Only the transport imports aiohttp",
+                     "Only the converter imports cattrs",
+                     "Only the models layer imports cattrs and msgspec",
+                     "Only the CLI imports rich",
+                     "The SDK never imports the fake server"):
+        assert contract in result.stdout, contract
 
 
 def test_resources_build_no_urls_or_headers() -> None:
-    for path in (PACKAGE / "resources").glob("*.py"):
+    paths = list((PACKAGE / "_client" / "resources").glob("*.py"))
+    assert paths
+    for path in paths:
         source = path.read_text("utf-8")
         for needle in ("URL(", "headers", "http://", "https://", "Bearer", "Accept"):
             assert needle not in source, f"{path.name} contains {needle}"

@@ -11,7 +11,7 @@ import pytest
 
 import assembly_async as aa
 from assembly_async import MemorySyncState, Snapshot, sync_key
-from assembly_async._errors import AssemblyError
+from assembly_async._core.errors import AssemblyError
 
 testing = pytest.importorskip("assembly_async.testing")
 
@@ -28,7 +28,7 @@ async def fake() -> AsyncIterator[Any]:
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    import assembly_async._retry as retry_mod
+    import assembly_async._http.retry as retry_mod
 
     monkeypatch.setattr(retry_mod, "backoff", lambda attempt: 0.0)
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote_plus
 
 import attrs
 
-from .._errors import ConfigurationError, OAuthError
+from .._core.errors import ConfigurationError, OAuthError
 from ._oauth import OAuthHosts, _base_of, _excerpt, _require_text
 
 __all__ = [

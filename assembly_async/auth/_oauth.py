@@ -32,7 +32,7 @@ from urllib.parse import quote, quote_plus, urlencode, urlsplit
 import attrs
 import orjson
 
-from .._errors import ConfigurationError, OAuthError, SchoolAuthRevoked
+from .._core.errors import ConfigurationError, OAuthError, SchoolAuthRevoked
 from ._token import REDACTED, Token
 
 __all__ = [

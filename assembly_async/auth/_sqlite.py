@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import orjson
 
-from .._errors import ConfigurationError, DecodeError, TokenUnavailable
-from .._sqlite import connect
+from .._core.errors import ConfigurationError, DecodeError, TokenUnavailable
+from .._core.storage import connect
 from ._stores import same_token
 from ._token import Token
 

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from .._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 from ._token import Token
 
 __all__ = [

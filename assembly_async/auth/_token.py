@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 
 import attrs
 
-from .._errors import DecodeError, OAuthError
+from .._core.errors import DecodeError, OAuthError
 
 __all__ = ["REDACTED", "Token", "TokenLevel"]
 

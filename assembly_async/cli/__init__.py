@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .._errors import AssemblyError, ConfigurationError
+from .._core.errors import AssemblyError, ConfigurationError
 from ._commands import CLIError, cmd_status, cmd_sync, cmd_token
 from ._ui import make_ui
 

@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from .._bulk import SyncEngine
-from .._client import AssemblyClient
-from .._errors import AssemblyError
+from .._client.client import AssemblyClient
+from .._core.errors import AssemblyError
+from .._sync.engine import SyncEngine
 from ..auth import SQLiteTokenStore
 from ..sinks import SQLiteSink, SyncRun, sink_for_path
 from ._ui import UI
@@ -26,7 +26,7 @@ class CLIError(Exception):
 
 def known_resources() -> list[str]:
     """Resources ``sync`` accepts: conditional school lists with a flat name."""
-    from .._sync import CHANGE_OPERATIONS
+    from .._client.delta import CHANGE_OPERATIONS
 
     return [name for name in CHANGE_OPERATIONS if "." not in name]
 
@@ -144,7 +144,7 @@ def _state_path(sink_path: Path) -> Path:
 
 
 async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
-    from .._sync_sqlite import SQLiteSyncState
+    from .._sync.sqlite_state import SQLiteSyncState
 
     resources = parse_resources(args.resources)
     wanted = parse_school_ids(args.schools)
@@ -175,7 +175,7 @@ async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
 
 async def cmd_token(args: argparse.Namespace, ui: UI) -> int:
     if args.token_command == "authorize-url":
-        from .._config import ClientConfig
+        from .._core.config import ClientConfig
         from ..auth import authorization_url, make_state
 
         config = ClientConfig.create(environment=_environment(), api_url=args.api_url,

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._bulk import SyncEngine, SyncReport
-from .._client import AssemblyClient
+from .._client.client import AssemblyClient
+from .._sync.engine import SyncEngine, SyncReport
 from ..auth import MemoryTokenStore, Token, TokenStore
 from ..sinks import SQLiteSink
 from ._ui import UI
@@ -84,7 +84,7 @@ async def _sync(ui: UI, engine: SyncEngine, school_ids: list[int], label: str) -
 async def run_demo(ui: UI, *, schools: int, db: str | None, seed: int = 0,
                    concurrency: int = 16) -> int:
     """The whole demo; returns the exit code."""
-    from .._sync_state import MemorySyncState
+    from .._client.syncstate import MemorySyncState
     from ..testing import FakeAssembly
 
     with tempfile.TemporaryDirectory(prefix="assembly-demo-") as tmp:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, TextIO
 
-from .._bulk import ProgressEvent, SchoolResult, SyncReport
+from .._sync.engine import ProgressEvent, SchoolResult, SyncReport
 
 __all__ = ["UI", "Progress", "make_ui"]
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from .._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 
 __all__ = ["IdLister", "RunRecorder", "Sink", "SyncRun", "check_resource_name", "record_key"]
 

@@ -13,7 +13,7 @@ from typing import IO, Any
 import attrs
 import orjson
 
-from .._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 from ._base import SyncRun, check_resource_name, record_key
 
 __all__ = ["JSONLinesSink"]

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._errors import ConfigurationError
-from .._sqlite import connect
+from .._core.errors import ConfigurationError
+from .._core.storage import connect
 from ._base import SyncRun, check_resource_name, record_key
 
 if TYPE_CHECKING:

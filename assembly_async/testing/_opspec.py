@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from assembly_async._spec import load_spec
+from assembly_async._core.spec import load_spec
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

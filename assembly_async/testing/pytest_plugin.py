@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from .._client import AssemblyClient
+from .._client.client import AssemblyClient
 from ..auth import Token
 from .server import FakeAssembly
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assembly_async._spec import load_spec
+from assembly_async._core.spec import load_spec
 
 _TYPES: dict[str, Any] = {
     "null": lambda v: v is None,

@@ -16,7 +16,7 @@ import pytest
 
 import assembly_async as aa
 from assembly_async import models as m
-from assembly_async.resources import SDK_CALLS
+from assembly_async._client.resources import SDK_CALLS
 from assembly_async.testing import FakeAssembly
 
 Check = Callable[[aa.SchoolSession, aa.AppSession, dict[str, Any]], Awaitable[Any]]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import assembly_async as aa
-from assembly_async import _retry
+from assembly_async._http import retry as _retry
 from assembly_async.models import ResultEntry
 from assembly_async.testing import FakeAssembly
 
@@ -129,8 +129,8 @@ async def test_429_pauses_and_recovers(fake: FakeAssembly) -> None:
 
 
 async def test_406_is_unsupported_version(fake: FakeAssembly) -> None:
-    from assembly_async._operations import OPERATIONS
-    from assembly_async._sansio import build_request
+    from assembly_async._core.operations import OPERATIONS
+    from assembly_async._core.requests import build_request
 
     client, _ = session(fake)
     async with client:

@@ -171,5 +171,5 @@ async def test_a_saved_token_reaches_sessions_opened_before_it(
         await client.add_token(fresh)
         late = client.school(1)
         # One manager (one refresh lock) per school, whatever order sessions opened in.
-        assert early._provider is late._provider
-        assert await early._provider.access_token() == pair.access_token
+        assert early.runner.provider is late.runner.provider
+        assert await early.runner.provider.access_token() == pair.access_token

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fake_helpers import basic
 
-from assembly_async._spec import load_spec
+from assembly_async._core.spec import load_spec
 from assembly_async.testing import FakeAssembly, SchemaChecker
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 This is the only module that imports cattrs. The converter it builds is the
 reference for how API JSON becomes models: the fast msgspec path in
-:mod:`assembly_async._decode` must give the same result, and falls back to this
+:mod:`assembly_async.models._decode` must give the same result, and falls back to this
 converter whenever msgspec refuses a body.
 
 What the converter accepts, and why (see docs/CONCEPTS.md, "Data quirks"):

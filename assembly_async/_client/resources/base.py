@@ -3,62 +3,38 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
+from collections.abc import Sequence
+from typing import Any, Generic, Protocol, TypeVar, overload
 
-from .._config import CallOptions
-from .._endpoint import Operation
-from .._errors import ConfigurationError
+from ..._core.config import CallOptions
+from ..._core.errors import ConfigurationError
+from ..runner import OperationRunner
 
-if TYPE_CHECKING:
-    from .._pagination import Paginator
+__all__ = ["CallOptions", "DateArg", "HasRunner", "Resource", "ResourceSlot", "check_batch"]
 
-__all__ = ["CallOptions", "DateArg", "Resource", "ResourceSlot", "Session", "check_batch"]
-
-T = TypeVar("T")
 R = TypeVar("R", bound="Resource")
 
 #: A date parameter: a ``date``/``datetime`` or a ``YYYY-MM-DD`` string.
 DateArg = datetime.date | str
 
 
-class Session(Protocol):
-    """What a resource needs from its session: run an operation, or page through one."""
-
-    def _paginate(
-        self,
-        op: Operation,
-        model: type[T] | None,
-        path_args: Mapping[str, Any],
-        query: Mapping[str, Any],
-        *,
-        per_page: int | None,
-        options: CallOptions | None,
-    ) -> Paginator[T]: ...
-
-    async def _call(
-        self,
-        op: Operation,
-        model: type[Any] | None,
-        path_args: Mapping[str, Any],
-        query: Mapping[str, Any],
-        *,
-        body: Any = None,
-        v1_model: type[Any] | None = None,
-        options: CallOptions | None,
-    ) -> Any: ...
-
-
 class Resource:
     """A group of operations on one kind of record (students, rooms...)."""
 
-    __slots__ = ("_session",)
+    __slots__ = ("_runner",)
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, runner: OperationRunner) -> None:
+        self._runner = runner
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+class HasRunner(Protocol):
+    """A session: it runs its operations through ``runner``."""
+
+    @property
+    def runner(self) -> OperationRunner: ...
 
 
 class ResourceSlot(Generic[R]):
@@ -78,12 +54,12 @@ class ResourceSlot(Generic[R]):
     def __get__(self, session: None, owner: type) -> ResourceSlot[R]: ...
 
     @overload
-    def __get__(self, session: object, owner: type) -> R: ...
+    def __get__(self, session: HasRunner, owner: type) -> R: ...
 
-    def __get__(self, session: object | None, owner: type) -> R | ResourceSlot[R]:
+    def __get__(self, session: HasRunner | None, owner: type) -> R | ResourceSlot[R]:
         if session is None:
             return self
-        resource = self._cls(session)  # type: ignore[arg-type]
+        resource = self._cls(session.runner)
         session.__dict__[self._name] = resource
         return resource
 

@@ -13,7 +13,8 @@ from typing import Final, Literal
 import attrs
 from yarl import URL
 
-from ._errors import ConfigurationError
+from .errors import ConfigurationError
+from .version import __version__
 
 __all__ = [
     "API_HOSTS",
@@ -130,8 +131,6 @@ class ClientConfig:
             raise ConfigurationError(
                 f"environment must be 'sandbox' or 'production', got {environment!r}"
             )
-        from . import __version__
-
         return cls(
             environment=environment,
             api_url=_url(api_url or API_HOSTS[environment]),

@@ -5,7 +5,7 @@ by functions of their arguments only, so they are tested offline:
 
 * :func:`should_retry` - may this error be retried, for this method, at this attempt?
 * :func:`backoff` - how long to sleep before attempt ``attempt + 1`` (exponential
-  backoff with full jitter; patch ``assembly_async._retry.backoff`` in tests).
+  backoff with full jitter; patch ``assembly_async._http.retry.backoff`` in tests).
 * :func:`retry_delay` - the sleep for one error (0 for a 429: the rate limiter
   pauses the school for the server's ``period`` instead).
 
@@ -30,7 +30,7 @@ from typing import Final
 
 import attrs
 
-from ._errors import (
+from .._core.errors import (
     ConfigurationError,
     DecodeError,
     HTTPError,

@@ -38,7 +38,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._bulk_report import (
+from .._client.syncstate import MemorySyncState
+from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
+from .._http.events import SchoolStats
+from ..sinks import IdLister, RunRecorder, Sink, SyncRun, check_resource_name
+from .report import (
     JobState,
     ProgressCallback,
     ProgressEvent,
@@ -47,13 +51,9 @@ from ._bulk_report import (
     SyncReport,
     describe_error,
 )
-from ._errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
-from ._events import SchoolStats
-from ._sync_state import MemorySyncState
-from .sinks import IdLister, RunRecorder, Sink, SyncRun, check_resource_name
 
 if TYPE_CHECKING:
-    from ._client import AssemblyClient
+    from .._client.client import AssemblyClient
 
 __all__ = [
     "JobState",

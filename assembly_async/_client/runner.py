@@ -1,8 +1,10 @@
-"""School and app sessions: the objects users call operations on.
+"""The operation runner: what every session of a client uses to run an operation.
 
-A session pairs a token provider with the client's shared pipeline, decoder
-and configuration. Thousands of school sessions can share one client (and so
-one connection pool); each has its own token.
+A :class:`ClientCore` is what all sessions of one client share (configuration,
+pipeline, decoder, the default sync state, the GET cache); an
+:class:`OperationRunner` pairs it with one token provider. Sessions, the
+generated resources and deltas all run operations through a runner, so none
+of them builds a URL, a header or a request.
 """
 
 from __future__ import annotations
@@ -12,29 +14,22 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._config import CallOptions, ClientConfig
-from ._converter import dump_json
-from ._decode import ModelDecoder
-from ._endpoint import Operation
-from ._errors import ConfigurationError, DecodeError
-from ._getcache import GetCache
-from ._pagination import DEFAULT_CONCURRENCY, Page, Paginator
-from ._pipeline import Pipeline
-from ._sansio import (
-    Validators,
-    build_request,
-    paging_from_envelope,
-    paging_from_headers,
-    read_validators,
-)
-from ._sync import Delta
-from ._sync import changes as _changes
-from ._sync_state import MemorySyncState, SyncState
-from ._tokens import TokenProvider
-from ._transport import Response
-from .resources._generated import AppResources, SchoolResources
+from .._core.config import CallOptions, ClientConfig
+from .._core.endpoint import Operation
+from .._core.errors import ConfigurationError, DecodeError
+from .._core.paging import paging_from_envelope, paging_from_headers
+from .._core.requests import build_request
+from .._core.responses import Validators, read_validators
+from .._http.pipeline import Pipeline
+from .._http.tokens import TokenProvider
+from .._http.transport import Response
+from ..models._converter import dump_json
+from ..models._decode import ModelDecoder
+from .getcache import GetCache
+from .pagination import Page, Paginator
+from .syncstate import MemorySyncState
 
-__all__ = ["AppSession", "ClientCore", "SchoolSession"]
+__all__ = ["ClientCore", "OperationRunner"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,14 +49,33 @@ class ClientCore:
     get_cache: GetCache = attrs.field(factory=GetCache)
 
 
-class _SessionBase:
-    """Runs operations for one token: builds, sends, decodes."""
+class OperationRunner:
+    """Runs operations for one token: builds the request, sends it through the
+    client's pipeline, decodes the answer.
 
-    _level = "school"
+    This is the seam between what users hold (sessions, the resources hanging
+    off them, deltas) and the HTTP layer: resources call :meth:`call` and
+    :meth:`paginate` with an :class:`Operation` from the table, never a URL or
+    a header. ``level`` is the token level ("school" or "app") that the
+    operation's ``token_level`` is checked against.
+    """
 
-    def __init__(self, core: ClientCore, provider: TokenProvider) -> None:
-        self._core = core
-        self._provider = provider
+    __slots__ = ("core", "level", "provider", "school_id")
+
+    def __init__(self, core: ClientCore, provider: TokenProvider, *,
+                 school_id: int | None = None, level: str = "school") -> None:
+        self.core = core
+        self.provider = provider
+        self.school_id = school_id
+        self.level = level
+
+    def __repr__(self) -> str:
+        return f"<OperationRunner level={self.level} school_id={self.school_id!r}>"
+
+    @property
+    def sync_state(self) -> MemorySyncState:
+        """The client's own sync state (``changes()`` uses it when given none)."""
+        return self.core.sync_state
 
     async def _send(
         self,
@@ -79,26 +93,26 @@ class _SessionBase:
         """Build the request, send it through the pipeline and return
         ``decode(response, api_version)``; decoding runs inside the retry loop,
         so a damaged body on a GET is fetched again like any transient fault."""
-        if op.token_level not in ("any", self._level):
+        if op.token_level not in ("any", self.level):
             raise ConfigurationError(
-                f"{op.operation_id} needs a {op.token_level} token, this is a {self._level} session"
+                f"{op.operation_id} needs a {op.token_level} token, this is a {self.level} session"
             )
         options = options or _DEFAULT_OPTIONS
-        config = self._core.config
+        config = self.core.config
         version = options.version(config.api_version)
         request = build_request(
             config.api_url, op, path_args=path_args, query=query, version=version,
             page=page, per_page=per_page, validators=validators, body=body,
             user_agent=config.user_agent,
         )
-        return await self._core.pipeline.call(
-            request, lambda resp: decode(resp, version), auth=self._provider,
+        return await self.core.pipeline.call(
+            request, lambda resp: decode(resp, version), auth=self.provider,
             timeouts=options.timeouts(config.timeouts),
             accept_not_modified=validators is not None,
-            school_id=getattr(self, "school_id", None), options=options,
+            school_id=self.school_id, options=options,
         )
 
-    def _paginate(
+    def paginate(
         self,
         op: Operation,
         model: type[T] | None,
@@ -109,9 +123,12 @@ class _SessionBase:
         options: CallOptions | None,
         validators: Validators | None = None,
     ) -> Paginator[T]:
+        """A :class:`Paginator` over a list operation (``validators`` make every
+        page conditional: the pages of a delta). Arguments are validated now, so
+        bad ones fail at the call site rather than at the first iteration."""
         # Validate now, not at the first iteration: bad arguments fail at the call site.
-        build_request(self._core.config.api_url, op, path_args=path_args, query=query,
-                      version=self._core.config.api_version, per_page=per_page)
+        build_request(self.core.config.api_url, op, path_args=path_args, query=query,
+                      version=self.core.config.api_version, per_page=per_page)
 
         async def fetch_page(number: int, size: int | None) -> Page[T]:
             return await self._fetch_page(op, model, path_args, query, number=number,
@@ -148,7 +165,7 @@ class _SessionBase:
             if model is None:
                 items, meta = self._raw_list(resp, envelope)
             else:
-                items, meta = self._core.decoder.decode_list(model, resp.body, url=resp.url,
+                items, meta = self.core.decoder.decode_list(model, resp.body, url=resp.url,
                                                              envelope=envelope)
             info = (paging_from_envelope(meta, number) if envelope and meta is not None
                     else paging_from_headers(resp.headers, number))
@@ -160,7 +177,7 @@ class _SessionBase:
                                 per_page=per_page, validators=validators, decode=read)
 
     def _raw_list(self, resp: Response, envelope: bool) -> tuple[list[Any], dict[str, Any] | None]:
-        data = self._core.decoder.loads(resp.body, url=resp.url) if resp.body.strip() else []
+        data = self.core.decoder.loads(resp.body, url=resp.url) if resp.body.strip() else []
         if envelope and isinstance(data, dict):
             records = data.get("data")
             meta = {k: v for k, v in data.items() if k != "data"}
@@ -171,7 +188,7 @@ class _SessionBase:
             raise DecodeError(f"expected a JSON array, got {type(data).__name__}", url=resp.url)
         return data, meta
 
-    async def _call(
+    async def call(
         self,
         op: Operation,
         model: type[Any] | None,
@@ -182,16 +199,18 @@ class _SessionBase:
         v1_model: type[Any] | None = None,
         options: CallOptions | None,
     ) -> Any:
-        payload = dump_json(self._core.decoder.converter, body) if body is not None else None
+        """Run a non-list operation and return its decoded result (single-record
+        GETs are revalidated against the client's GET cache)."""
+        payload = dump_json(self.core.decoder.converter, body) if body is not None else None
         cache = cache_key = cached = None
-        school_id = getattr(self, "school_id", None)
+        school_id = self.school_id
         if op.method == "GET" and op.returns == "one" and school_id is not None:
             # Single-resource GET: revalidate a cached body with its ETag/Last-Modified.
-            cache = self._core.get_cache
-            version = (options or _DEFAULT_OPTIONS).version(self._core.config.api_version)
+            cache = self.core.get_cache
+            version = (options or _DEFAULT_OPTIONS).version(self.core.config.api_version)
             cache_key = cache.key(school_id, op.operation_id, version, path_args, query)
             cached = cache.get(cache_key)
-        decoder = self._core.decoder
+        decoder = self.core.decoder
 
         def read(resp: Response, version: str) -> Any:
             if cache is not None and cached is not None and resp.status == 304:
@@ -217,59 +236,3 @@ class _SessionBase:
 
         return await self._send(op, path_args, query, options=options, body=payload,
                                 validators=cached[1] if cached else None, decode=read)
-
-
-class SchoolSession(_SessionBase, SchoolResources):
-    """Every school operation, for one school token.
-
-    Get one from :meth:`AssemblyClient.school`. Resources are attributes:
-    ``school.students.list(year_code="7")``, ``await school.students.get(15)``.
-    """
-
-    _level = "school"
-
-    def __init__(self, core: ClientCore, provider: TokenProvider, *,
-                 school_id: int | None = None) -> None:
-        super().__init__(core, provider)
-        self.school_id = school_id
-
-    def __repr__(self) -> str:
-        return f"<SchoolSession school_id={self.school_id!r}>"
-
-    async def me(self, *, options: CallOptions | None = None) -> Any:
-        """The app and this token's access level and scopes (getMe: GET /me)."""
-        return await AppResources(self).me(options=options)
-
-    def changes(
-        self,
-        resource: str,
-        *,
-        state: SyncState | None = None,
-        per_page: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        options: CallOptions | None = None,
-        key: str | None = None,
-        **params: Any,
-    ) -> Delta[Any]:
-        """Records of ``resource`` changed since the watermark in ``state``.
-
-        ``resource`` names a conditional list: ``"students"``, ``"staff_members"``,
-        ``"teaching_groups"``, ... (see ``CHANGE_OPERATIONS``); ``params`` are its
-        filters. ``state`` defaults to the client's in-memory state. Use as
-        ``async with delta: async for record in delta: ...``; see :class:`Delta`.
-        """
-        return _changes(self, resource, state=state, per_page=per_page,
-                        concurrency=concurrency, options=options, key=key, **params)
-
-
-class AppSession(_SessionBase, AppResources):
-    """App-level operations (``/me``, ``/schools/registered``, ``/authorizations``)."""
-
-    _level = "app"
-
-    def __init__(self, core: ClientCore, provider: TokenProvider) -> None:
-        _SessionBase.__init__(self, core, provider)
-        AppResources.__init__(self, self)
-
-    def __repr__(self) -> str:
-        return "<AppSession>"

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from ._sansio import Validators, read_validators
-from ._transport import Response
+from .._core.responses import Validators, read_validators
+from .._http.transport import Response
 
 __all__ = ["GetCache"]
 

@@ -2,7 +2,7 @@
 
 The pipeline asks its provider for a token before every request and tells it
 when the API rejected one (401 ``invalid_token``). A static token can do
-nothing about that; a refreshing provider (see :mod:`assembly_async._refresh`)
+nothing about that; a refreshing provider (see :mod:`assembly_async.auth._managers`)
 refreshes once and lets the pipeline replay the request.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 
 __all__ = ["StaticToken", "TokenProvider"]
 

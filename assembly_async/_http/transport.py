@@ -1,6 +1,6 @@
 """Transport: the only module that imports aiohttp.
 
-It sends a :class:`~assembly_async._sansio.Request` and returns a
+It sends a :class:`~assembly_async._core.requests.Request` and returns a
 :class:`Response` with the body fully read, mapping aiohttp's exceptions onto
 the SDK's :class:`TransportError` family. It owns a ``ClientSession`` or
 borrows the caller's, and closes only the one it created.
@@ -16,9 +16,10 @@ import aiohttp
 import attrs
 from aiohttp import ClientSession, TraceConfig
 
-from ._config import Timeouts
-from ._errors import ConnectionFailed, RequestTimeout
-from ._sansio import Request, redact_url
+from .._core.config import Timeouts
+from .._core.errors import ConnectionFailed, RequestTimeout
+from .._core.redact import redact_url
+from .._core.requests import Request
 
 __all__ = ["AiohttpTransport", "ClientSession", "Response", "TraceConfig", "Transport"]
 

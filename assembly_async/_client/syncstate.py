@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from ._sansio import Validators
+from .._core.responses import Validators
 
 __all__ = ["MemorySyncState", "SyncState", "sync_key"]
 

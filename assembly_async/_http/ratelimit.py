@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from ._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 
 __all__ = ["BudgetKey", "RateLimiter", "SlidingWindowLimiter", "budget_key"]
 

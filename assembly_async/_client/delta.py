@@ -22,20 +22,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from . import models as _models
-from ._config import CallOptions
-from ._endpoint import Operation
-from ._errors import ConfigurationError
-from ._operations import OPERATIONS
-from ._pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
-from ._sansio import Validators
-from ._sync_state import MemorySyncState, SyncState, sync_key
-from .resources._generated import SDK_CALLS
-
-if TYPE_CHECKING:
-    from ._session import SchoolSession
+from .. import models as _models
+from .._core.config import CallOptions
+from .._core.endpoint import Operation
+from .._core.errors import ConfigurationError
+from .._core.operations import OPERATIONS, SDK_CALLS
+from .._core.responses import Validators
+from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
+from .runner import OperationRunner
+from .syncstate import MemorySyncState, SyncState, sync_key
 
 __all__ = ["CHANGE_OPERATIONS", "Delta", "Snapshot", "changes"]
 
@@ -83,7 +80,7 @@ class Delta(Generic[T]):
 
     def __init__(
         self,
-        session: SchoolSession,
+        runner: OperationRunner,
         op: Operation,
         model: type[T],
         path_args: Mapping[str, Any],
@@ -96,7 +93,7 @@ class Delta(Generic[T]):
         concurrency: int = DEFAULT_CONCURRENCY,
         options: CallOptions | None = None,
     ) -> None:
-        self._session = session
+        self._runner = runner
         self._op = op
         self._model = model
         self._path_args = dict(path_args)
@@ -109,7 +106,7 @@ class Delta(Generic[T]):
         self.state = state
         self.key = key
         # Validate the arguments now, at the call site.
-        session._paginate(op, model, path_args, query, per_page=per_page, options=options)
+        runner.paginate(op, model, path_args, query, per_page=per_page, options=options)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
         self._loaded = False
@@ -192,7 +189,7 @@ class Delta(Generic[T]):
             raise RuntimeError("a Delta can be iterated once; ask changes() for a new one")
         self._started = True
         await self._load()
-        paginator = self._session._paginate(
+        paginator = self._runner.paginate(
             self._op, self._model, self._path_args, self._query, per_page=self._per_page,
             options=self._options, validators=self._stored,
         )
@@ -224,7 +221,7 @@ class Delta(Generic[T]):
         if self._left_op is None or stored is None or not stored.last_modified:
             return
         # getLeftStudents takes If-Modified-Since only: send the old watermark's date.
-        paginator: Paginator[Any] = self._session._paginate(
+        paginator: Paginator[Any] = self._runner.paginate(
             self._left_op, None, {}, {}, per_page=None, options=self._options,
             validators=Validators(last_modified=stored.last_modified),
         )
@@ -319,7 +316,7 @@ def resolve(resource: str) -> tuple[Operation, Operation | None]:
 
 
 def changes(
-    session: SchoolSession,
+    runner: OperationRunner,
     resource: str,
     *,
     state: SyncState | None = None,
@@ -329,24 +326,32 @@ def changes(
     key: str | None = None,
     **params: Any,
 ) -> Delta[Any]:
-    """Build the :class:`Delta` of ``resource`` for a session (see ``SchoolSession.changes``)."""
+    """Build the :class:`Delta` of ``resource`` for the school of ``runner``
+    (see ``SchoolSession.changes``)."""
     op, left_op = resolve(resource)
     path_names = {p.name for p in op.path_params}
     path_args = {k: v for k, v in params.items() if k in path_names}
     query = {k: v for k, v in params.items() if k not in path_names}
     if key is None:
-        if session.school_id is None:
+        if runner.school_id is None:
             raise ConfigurationError(
                 "changes() needs the session's school_id (client.school(id, ...)) or key="
             )
-        key = sync_key(session.school_id, op.operation_id, params)
+        key = sync_key(runner.school_id, op.operation_id, params)
     model = getattr(_models, op.model or "", None)
     if model is None:  # pragma: no cover - every conditional list has a model
         raise ConfigurationError(f"{op.operation_id} has no model")
-    return Delta(session, op, model, path_args, query,
-                 state=state if state is not None else session._core.sync_state,
+    return Delta(runner, op, model, path_args, query,
+                 state=state if state is not None else runner.sync_state,
                  key=key, left_op=left_op, per_page=per_page, concurrency=concurrency,
                  options=options)
+
+
+class HasRunner(Protocol):
+    """A session: what :class:`Snapshot` is built on."""
+
+    @property
+    def runner(self) -> OperationRunner: ...
 
 
 def _record_id(record: Any) -> Any:
@@ -368,14 +373,14 @@ class Snapshot(Generic[T]):
 
     def __init__(
         self,
-        session: SchoolSession,
+        session: HasRunner,
         resource: str,
         *,
         state: SyncState | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         **params: Any,
     ) -> None:
-        self._session = session
+        self._runner = session.runner
         self._resource = resource
         self._params = params
         self._concurrency = concurrency
@@ -394,7 +399,7 @@ class Snapshot(Generic[T]):
 
     async def refresh(self) -> Delta[Any]:
         """Fetch and apply one delta; returns it."""
-        delta = changes(self._session, self._resource, state=self.state,
+        delta = changes(self._runner, self._resource, state=self.state,
                         concurrency=self._concurrency, **self._params)
         changed: dict[Any, T] = {}
         async with delta:

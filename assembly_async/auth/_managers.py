@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Callable
 import attrs
 from yarl import URL
 
-from ._config import Timeouts
-from ._errors import SchoolAuthRevoked, TokenUnavailable
-from ._sansio import Request
-from ._transport import Transport
-from .auth import (
+from .._core.config import Timeouts
+from .._core.errors import SchoolAuthRevoked, TokenUnavailable
+from .._core.requests import Request
+from .._http.transport import Transport
+from . import (
     APP_KEY,
     Token,
     TokenRequest,

@@ -8,21 +8,17 @@ import orjson
 import pytest
 from yarl import URL
 
-from assembly_async import _errors as e
-from assembly_async._operations import OPERATIONS
-from assembly_async._sansio import (
-    PageInfo,
+from assembly_async._core import errors as e
+from assembly_async._core.operations import OPERATIONS
+from assembly_async._core.paging import PageInfo, paging_from_envelope, paging_from_headers
+from assembly_async._core.redact import redact_url
+from assembly_async._core.requests import accept_header, build_request, check_token_destination
+from assembly_async._core.responses import (
     Validators,
-    accept_header,
-    build_request,
-    check_token_destination,
     error_for,
     format_http_date,
-    paging_from_envelope,
-    paging_from_headers,
     parse_http_date,
     read_validators,
-    redact_url,
     retry_after_seconds,
 )
 

@@ -26,8 +26,9 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._errors import BadRequest
-from ._sansio import MAX_PER_PAGE, PageInfo, Validators
+from .._core.errors import BadRequest
+from .._core.paging import MAX_PER_PAGE, PageInfo
+from .._core.responses import Validators
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

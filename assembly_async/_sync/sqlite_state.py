@@ -17,8 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._sansio import Validators
-from ._sqlite import connect
+from .._core.responses import Validators
+from .._core.storage import connect
 
 if TYPE_CHECKING:
     import aiosqlite

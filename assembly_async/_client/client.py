@@ -8,19 +8,20 @@ from typing import Any
 
 from yarl import URL
 
-from ._config import ClientConfig, Environment, Timeouts
-from ._decode import ModelDecoder
-from ._errors import ConfigurationError
-from ._events import Hooks, SchoolStats
-from ._pipeline import Pipeline
-from ._ratelimit import BudgetKey, RateLimiter, SlidingWindowLimiter
-from ._refresh import AppTokenManager, OAuthClient, RefreshHook, SchoolTokenManager
-from ._retry import RetryPolicy
-from ._session import AppSession, ClientCore, SchoolSession
-from ._tokens import StaticToken, TokenProvider
-from ._transport import AiohttpTransport, ClientSession, TraceConfig, Transport
-from .auth import MemoryTokenStore, ScopeLike, Token, TokenStore, authorization_url, make_state
-from .auth import school_key as _school_key
+from .._core.config import ClientConfig, Environment, Timeouts
+from .._core.errors import ConfigurationError
+from .._http.events import Hooks, SchoolStats
+from .._http.pipeline import Pipeline
+from .._http.ratelimit import BudgetKey, RateLimiter, SlidingWindowLimiter
+from .._http.retry import RetryPolicy
+from .._http.tokens import StaticToken, TokenProvider
+from .._http.transport import AiohttpTransport, ClientSession, TraceConfig, Transport
+from ..auth import MemoryTokenStore, ScopeLike, Token, TokenStore, authorization_url, make_state
+from ..auth import school_key as _school_key
+from ..auth._managers import AppTokenManager, OAuthClient, RefreshHook, SchoolTokenManager
+from ..models._decode import ModelDecoder
+from .runner import ClientCore
+from .session import AppSession, SchoolSession
 
 __all__ = ["AssemblyClient"]
 

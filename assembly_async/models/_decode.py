@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import msgspec
 import orjson
 
+from .._core.errors import DecodeError
 from ._converter import OrjsonConverter, json_kind, make_converter, structure_error_details
-from ._errors import DecodeError
 
 __all__ = ["ModelDecoder"]
 

@@ -21,7 +21,7 @@ from typing import Literal
 
 import attrs
 
-from ._ratelimit import BudgetKey
+from .ratelimit import BudgetKey
 
 __all__ = ["EVENT_KINDS", "Event", "EventKind", "Hooks", "Listener", "SchoolStats", "Stats"]
 

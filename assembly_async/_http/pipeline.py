@@ -6,7 +6,7 @@ loop). For each attempt it
 
 1. takes the token from the session's provider (only for the configured API
    origin, only over HTTPS or loopback),
-2. waits for rate budget of the request's school (:mod:`._ratelimit`),
+2. waits for rate budget of the request's school (:mod:`.ratelimit`),
 3. sends through the transport with a timeout no longer than what is left of
    the call's deadline,
 4. replays once after a token refresh on 401 ``invalid_token`` (not a retry),
@@ -14,7 +14,7 @@ loop). For each attempt it
    pauses that school's budget for the server's ``period``.
 
 Failed attempts are retried with tenacity as decided by the pure functions of
-:mod:`._retry`; when attempts or the deadline run out the last typed error is
+:mod:`.retry`; when attempts or the deadline run out the last typed error is
 raised, its ``retry_history`` holding the earlier ones. Every attempt is logged
 on ``assembly_async.http`` (method, redacted URL, status, school, attempt,
 elapsed; never a token), reported to the client's :class:`Hooks` and counted
@@ -33,15 +33,17 @@ import attrs
 import orjson
 from tenacity import AsyncRetrying, RetryCallState
 
-from . import _retry
-from ._config import DEFAULT, CallOptions, ClientConfig, Timeouts
-from ._errors import AssemblyError, DecodeError, RateLimited, UnexpectedContentType
-from ._events import Event, EventKind, Hooks, Stats
-from ._ratelimit import BudgetKey, RateLimiter, budget_key
-from ._retry import RetryPolicy
-from ._sansio import Request, check_token_destination, error_for, redact_url
-from ._tokens import TokenProvider
-from ._transport import Response, Transport
+from .._core.config import DEFAULT, CallOptions, ClientConfig, Timeouts
+from .._core.errors import AssemblyError, DecodeError, RateLimited, UnexpectedContentType
+from .._core.redact import redact_url
+from .._core.requests import Request, check_token_destination
+from .._core.responses import error_for
+from . import retry as _retry
+from .events import Event, EventKind, Hooks, Stats
+from .ratelimit import BudgetKey, RateLimiter, budget_key
+from .retry import RetryPolicy
+from .tokens import TokenProvider
+from .transport import Response, Transport
 
 __all__ = ["Pipeline", "check_body_complete", "check_content_type"]
 
