@@ -11,6 +11,8 @@ Every error the SDK raises derives from :class:`AssemblyError`::
     │   └── RequestTimeout          no (complete) answer within the timeout
     ├── AuthError                   OAuth and token problems on our side
     │   ├── TokenUnavailable        no usable token (store empty, marked unusable)
+    │   │   └── RefreshInterrupted  a refresh's answer was lost after the server may have
+    │   │                           rotated the refresh token: re-authorise the school
     │   ├── SchoolAuthRevoked       refresh answered invalid_grant: the school is gone
     │   └── OAuthError              the token endpoint refused a grant
     └── HTTPError                   the API answered with an error status
@@ -54,6 +56,7 @@ __all__ = [
     "NotModified",
     "OAuthError",
     "RateLimited",
+    "RefreshInterrupted",
     "RequestTimeout",
     "SchoolAuthRevoked",
     "ServerError",
@@ -165,6 +168,25 @@ class AuthError(AssemblyError):
 
 class TokenUnavailable(AuthError):
     """No usable token exists for this school or app (empty store, marked unusable)."""
+
+
+class RefreshInterrupted(TokenUnavailable):
+    """A refresh of this school's token was interrupted after the grant was sent, and
+    the refresh token it used has since been refused.
+
+    The worker that sent it died or lost the answer (timeout, reset, killed
+    process), and the token endpoint had probably already swapped the refresh
+    token for a new one that nobody kept. This is not proof that the school
+    revoked access, but the school has no working refresh token either way. The
+    token is marked unusable in the store (with the interruption remembered), so
+    no worker keeps retrying. To make the school usable again, have its admin
+    approve the app again and exchange the new code
+    (:meth:`AssemblyClient.exchange_code`); that stores a fresh token.
+    """
+
+    def __init__(self, message: str, *, school_id: int | None) -> None:
+        self.school_id = school_id
+        super().__init__(message)
 
 
 class OAuthError(AuthError):

@@ -1,0 +1,105 @@
+"""One Redis connection per object: opened from a URL (and then closed by us) or
+borrowed from the caller (and never closed by us), plus the key layout.
+
+Keys are ``<prefix>{<tag>}:<kind>``: the ``{...}`` hash tag puts every key of
+one school (``{school:123}``) in one Redis Cluster hash slot, so the Lua
+scripts that touch several of them stay atomic there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from .._core.errors import ConfigurationError
+
+__all__ = ["DEFAULT_PREFIX", "RedisConnection", "RedisLike", "text"]
+
+#: The namespace every key starts with unless you choose another.
+DEFAULT_PREFIX = "assembly:"
+
+#: A Redis URL (``redis://``, ``rediss://``, ``unix://``) or a ``redis.asyncio.Redis``.
+RedisLike = str | Redis
+
+
+def text(value: Any) -> str | None:
+    """A reply as ``str`` (clients with or without ``decode_responses``)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def _glob_escape(value: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in value)
+
+
+class RedisConnection:
+    """A client and a key prefix. ``close()`` closes the client only if it was
+    made here from a URL."""
+
+    def __init__(self, redis: RedisLike, *, prefix: str = DEFAULT_PREFIX) -> None:
+        if not isinstance(prefix, str) or "{" in prefix or "}" in prefix:
+            raise ConfigurationError("the Redis key prefix must be a string without braces")
+        if isinstance(redis, str):
+            if not redis.startswith(("redis://", "rediss://", "unix://")):
+                raise ConfigurationError(
+                    "a Redis URL starts with redis://, rediss:// or unix://")
+            self.client: Redis = Redis.from_url(redis)
+            self.owned = True
+        elif isinstance(redis, Redis):
+            self.client = redis
+            self.owned = False
+        else:
+            raise ConfigurationError(
+                f"expected a Redis URL or a redis.asyncio.Redis, not {type(redis).__name__}")
+        self.prefix = prefix
+
+    def key(self, tag: str, kind: str) -> str:
+        """``<prefix>{<tag>}:<kind>``."""
+        return f"{self.prefix}{{{tag}}}:{kind}"
+
+    def pattern(self, kind: str) -> str:
+        """A SCAN pattern matching every tag's key of ``kind``."""
+        return f"{_glob_escape(self.prefix)}{{*}}:{kind}"
+
+    def tag_of(self, key: str, kind: str) -> str | None:
+        """The tag of a key made by :meth:`key`, or None."""
+        head, tail = f"{self.prefix}{{", f"}}:{kind}"
+        if key.startswith(head) and key.endswith(tail) and len(key) >= len(head) + len(tail):
+            return key[len(head):len(key) - len(tail)]
+        return None
+
+    def script(self, source: str) -> AsyncScript:
+        """A Lua script run by EVALSHA (loaded on first use)."""
+        return self.client.register_script(source)
+
+    async def scan(self, kind: str) -> list[str]:
+        """Every tag that has a key of ``kind``, sorted (SCAN, never KEYS)."""
+        tags: set[str] = set()
+        async for raw in self.client.scan_iter(match=self.pattern(kind), count=500):
+            tag = self.tag_of(text(raw) or "", kind)
+            if tag is not None:
+                tags.add(tag)
+        return sorted(tags)
+
+    async def close(self) -> None:
+        """Close the client if it was opened from a URL here."""
+        if self.owned:
+            await self.client.aclose()
+
+
+def chunks(items: Iterable[str], size: int = 500) -> Iterable[list[str]]:
+    """``items`` in lists of at most ``size``."""
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
