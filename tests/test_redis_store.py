@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -185,3 +186,20 @@ async def test_client_refreshes_and_syncs_through_redis(fake_assembly: FakeAssem
         record = await tokens.read(school_key(1))
         assert record is not None and record.version == 2 and record.token.usable
         assert record.token.access_token != expired.access_token
+
+
+async def test_redis_failures_are_store_errors(tmp_path: Path) -> None:
+    url = f"unix://{tmp_path}/nobody-listens.sock"
+    store = RedisTokenStore(url)
+    state = RedisSyncState(url)
+    try:
+        with pytest.raises(aa.StoreError) as info:
+            await store.open()
+        assert isinstance(info.value, aa.AssemblyError)
+        for call in (store.get("school:1"), store.set("school:1", token(1)), store.keys(),
+                     store.try_lease("school:1", "w", 1), state.get("1/x/{}")):
+            with pytest.raises(aa.StoreError):
+                await call
+    finally:
+        await store.close()
+        await state.close()

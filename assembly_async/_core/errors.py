@@ -4,6 +4,7 @@ Every error the SDK raises derives from :class:`AssemblyError`::
 
     AssemblyError
     ├── ConfigurationError          bad arguments, caught before any request
+    ├── StoreError                  a shared store (Redis) failed or is unreachable
     ├── DecodeError                 a response body that does not fit its schema
     │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
     ├── TransportError              the request did not complete
@@ -60,6 +61,7 @@ __all__ = [
     "RequestTimeout",
     "SchoolAuthRevoked",
     "ServerError",
+    "StoreError",
     "TokenUnavailable",
     "TransportError",
     "Unauthorized",
@@ -87,6 +89,12 @@ class AssemblyError(Exception):
 
 class ConfigurationError(AssemblyError, ValueError):
     """Invalid arguments or configuration, detected before any request is sent."""
+
+
+class StoreError(AssemblyError):
+    """A shared store (the Redis token store, rate limiter or sync state) failed:
+    unreachable, refused the login, timed out. The original error is the
+    ``__cause__``; nothing was written unless the store says otherwise."""
 
 
 class DecodeError(AssemblyError):

@@ -13,7 +13,7 @@ from typing import Any
 from .._client.client import AssemblyClient
 from .._core.errors import AssemblyError
 from .._sync.engine import SyncEngine
-from ..auth import SQLiteTokenStore
+from ..auth import SQLiteTokenStore, TokenStore
 from ..sinks import SQLiteSink, SyncRun, sink_for_path
 from ._ui import UI
 
@@ -99,21 +99,78 @@ def _check_existing_sink(text: str) -> Path:
     return sink_path
 
 
-@asynccontextmanager
-async def open_store(path: str, *, create: bool) -> AsyncIterator[SQLiteTokenStore]:
-    """The token store at ``path``; it must exist unless ``create``."""
-    p = _check_store_path(path, create)
-    store = SQLiteTokenStore(p)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def is_redis_url(text: str) -> bool:
+    """A ``redis://``, ``rediss://`` or ``unix://`` URL (else a file path)."""
+    return text.startswith(REDIS_SCHEMES)
+
+
+def shown(text: str) -> str:
+    """``text`` fit to print: a URL's password replaced by ``***``."""
+    if not is_redis_url(text):
+        return text
+    from yarl import URL
+
+    url = URL(text)
+    return str(url.with_password("***")) if url.password else text
+
+
+def _redis() -> Any:
     try:
-        await store.open()
-        await store.keys()
-    except (sqlite3.DatabaseError, OSError) as exc:
-        await store.close()
-        raise CLIError(f"cannot read token store {path!r}: {exc}") from None
+        from .. import redis
+    except ImportError:
+        raise CLIError('Redis URLs need the redis extra: pip install "assembly-async[redis]"'
+                       ) from None
+    return redis
+
+
+@asynccontextmanager
+async def open_store(path: str, *, create: bool) -> AsyncIterator[TokenStore]:
+    """The token store at ``path`` (an SQLite file, or a Redis URL); a file must
+    exist unless ``create``."""
+    store: Any
+    if is_redis_url(path):
+        store = _redis().RedisTokenStore(path)
+        try:
+            await store.open()
+        except AssemblyError as exc:
+            await store.close()
+            raise CLIError(f"cannot reach the token store {shown(path)!r}: {exc}") from None
+    else:
+        store = SQLiteTokenStore(_check_store_path(path, create))
+        try:
+            await store.open()
+            await store.keys()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            await store.close()
+            raise CLIError(f"cannot read token store {path!r}: {exc}") from None
     try:
         yield store
     finally:
         await store.close()
+
+
+@asynccontextmanager
+async def open_state(text: str | None, sink_path: Path) -> AsyncIterator[Any]:
+    """The sync state: a Redis URL, an SQLite file, or a file next to the sink."""
+    if text is not None and is_redis_url(text):
+        state = _redis().RedisSyncState(text)
+        try:
+            await state.open()
+        except AssemblyError as exc:
+            await state.close()
+            raise CLIError(f"cannot reach the sync state {shown(text)!r}: {exc}") from None
+        try:
+            yield state
+        finally:
+            await state.close()
+        return
+    from .._sync.sqlite_state import SQLiteSyncState
+
+    async with SQLiteSyncState(Path(text) if text else _state_path(sink_path)) as sqlite_state:
+        yield sqlite_state
 
 
 def make_client(args: argparse.Namespace, store: Any, *, need_secret: bool = True
@@ -126,7 +183,7 @@ def make_client(args: argparse.Namespace, store: Any, *, need_secret: bool = Tru
                           client_secret=secret, token_store=store)
 
 
-async def stored_school_ids(store: SQLiteTokenStore) -> list[int]:
+async def stored_school_ids(store: TokenStore) -> list[int]:
     ids = []
     for key in await store.keys():
         if key.startswith("school:"):
@@ -144,8 +201,6 @@ def _state_path(sink_path: Path) -> Path:
 
 
 async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
-    from .._sync.sqlite_state import SQLiteSyncState
-
     resources = parse_resources(args.resources)
     wanted = parse_school_ids(args.schools)
     sink_path = _check_sink_path(args.sink)
@@ -155,13 +210,12 @@ async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
         client = make_client(args, store)
         ids = wanted if wanted is not None else await stored_school_ids(store)
         if not ids:
-            raise CLIError(f"no school tokens in {args.token_store!r}")
+            raise CLIError(f"no school tokens in {shown(args.token_store)!r}")
         sink = sink_for_path(sink_path)
-        state_path = Path(args.state) if args.state else _state_path(sink_path)
         async with client:
             await sink.open()
             try:
-                async with SQLiteSyncState(state_path) as state:
+                async with open_state(args.state, sink_path) as state:
                     engine = SyncEngine(client, sink, state, resources=resources,
                                         concurrency=args.concurrency)
                     with ui.progress(ids, resources) as progress:
@@ -196,11 +250,11 @@ async def cmd_token(args: argparse.Namespace, ui: UI) -> int:
             if args.token_command == "exchange":
                 token = await client.exchange_code(args.code, redirect_uri=args.redirect_uri)
                 ui.line(f"stored the token of school {token.school_id} "
-                        f"({len(token.scopes)} scopes) in {args.token_store}")
+                        f"({len(token.scopes)} scopes) in {shown(args.token_store)}")
             elif args.token_command == "refresh":
                 ids = parse_school_ids(args.schools) or await stored_school_ids(store)
                 if not ids:
-                    raise CLIError(f"no school tokens in {args.token_store!r}")
+                    raise CLIError(f"no school tokens in {shown(args.token_store)!r}")
                 failed = 0
                 for sid in ids:
                     try:
@@ -212,7 +266,7 @@ async def cmd_token(args: argparse.Namespace, ui: UI) -> int:
                 return 1 if failed else 0
             else:  # client-credentials
                 await client.client_credentials()
-                ui.line(f"stored the app token in {args.token_store}")
+                ui.line(f"stored the app token in {shown(args.token_store)}")
     return 0
 
 

@@ -8,15 +8,20 @@ scripts that touch several of them stay atomic there too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, StoreError
 
-__all__ = ["DEFAULT_PREFIX", "RedisConnection", "RedisLike", "text"]
+__all__ = ["DEFAULT_PREFIX", "RedisConnection", "RedisLike", "redis_errors", "text"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: The namespace every key starts with unless you choose another.
 DEFAULT_PREFIX = "assembly:"
@@ -32,6 +37,20 @@ def text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return str(value)
+
+
+def redis_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Raise redis-py's errors as :class:`StoreError` (only ``AssemblyError``
+    leaves the SDK); the original stays the ``__cause__``."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except RedisError as exc:
+            raise StoreError(f"Redis: {type(exc).__name__}: {exc}") from exc
+
+    return wrapper
 
 
 def _glob_escape(value: str) -> str:
@@ -78,6 +97,7 @@ class RedisConnection:
         """A Lua script run by EVALSHA (loaded on first use)."""
         return self.client.register_script(source)
 
+    @redis_errors
     async def scan(self, kind: str) -> list[str]:
         """Every tag that has a key of ``kind``, sorted (SCAN, never KEYS)."""
         tags: set[str] = set()

@@ -15,7 +15,7 @@ import orjson
 
 from .._core.errors import DecodeError
 from .._core.responses import Validators
-from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, text
+from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, redis_errors, text
 
 __all__ = ["RedisSyncState"]
 
@@ -41,11 +41,13 @@ class RedisSyncState:
     def __repr__(self) -> str:
         return f"<RedisSyncState prefix={self._conn.prefix!r}>"
 
+    @redis_errors
     async def open(self) -> RedisSyncState:
         """Check that Redis answers (PING)."""
         await self._conn.client.ping()
         return self
 
+    @redis_errors
     async def close(self) -> None:
         """Close the client if it was opened from a URL here. Idempotent."""
         await self._conn.close()
@@ -60,6 +62,7 @@ class RedisSyncState:
     def _hash(self, key: str) -> str:
         return self._conn.key(_tag(key), "sync")
 
+    @redis_errors
     async def get(self, key: str) -> Validators | None:
         raw = text(await self._conn.client.hget(self._hash(key), key))
         if raw is None:
@@ -71,14 +74,17 @@ class RedisSyncState:
             raise DecodeError("stored sync watermark is unreadable",
                               schema="Validators") from None
 
+    @redis_errors
     async def set(self, key: str, validators: Validators) -> None:
         value = orjson.dumps({"last_modified": validators.last_modified,
                               "etag": validators.etag})
         await self._conn.client.hset(self._hash(key), key, value)
 
+    @redis_errors
     async def delete(self, key: str) -> None:
         await self._conn.client.hdel(self._hash(key), key)
 
+    @redis_errors
     async def keys(self) -> list[str]:
         """Every stored sync key, sorted (for inspection and cleanup)."""
         found: list[str] = []

@@ -27,7 +27,7 @@ import orjson
 
 from .._core.errors import DecodeError, TokenUnavailable
 from ..auth import Lease, Token, TokenRecord
-from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, chunks, text
+from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, chunks, redis_errors, text
 
 __all__ = ["RedisTokenStore"]
 
@@ -135,11 +135,13 @@ class RedisTokenStore:
     def prefix(self) -> str:
         return self._conn.prefix
 
+    @redis_errors
     async def open(self) -> RedisTokenStore:
         """Check that Redis answers (PING); the client connects lazily anyway."""
         await self._conn.client.ping()
         return self
 
+    @redis_errors
     async def close(self) -> None:
         """Close the client if this store opened it from a URL. Idempotent."""
         await self._conn.close()
@@ -156,21 +158,25 @@ class RedisTokenStore:
 
     # -- TokenStore ------------------------------------------------------------------
 
+    @redis_errors
     async def get(self, key: str) -> Token | None:
         """The token under ``key``; :class:`TokenUnavailable` if it is unreadable."""
         data = text(await self._conn.client.hget(self._key(key), "data"))
         return None if data is None else _load(key, data)
 
+    @redis_errors
     async def set(self, key: str, token: Token) -> None:
         """Store ``token`` (a new version, no pending mark)."""
         await self._set(keys=[self._key(key)], args=[_dump(token), _atid(token)])
 
+    @redis_errors
     async def compare_and_set(self, key: str, expected: Token | None, new: Token) -> bool:
         """Store ``new`` if the stored access token is still ``expected``'s (atomic)."""
         written = await self._cas(keys=[self._key(key)],
                                   args=[_atid(expected), _dump(new), _atid(new)])
         return bool(int(written))
 
+    @redis_errors
     async def mark_unusable(self, key: str, *, failed: Token | None = None) -> None:
         """Flag the token unusable (keeping any pending mark); no-op if absent, or
         if ``failed`` is given and the stored token is no longer that one."""
@@ -185,10 +191,12 @@ class RedisTokenStore:
                 return
         raise TokenUnavailable(f"stored token {key!r} kept changing; not marked unusable")
 
+    @redis_errors
     async def keys(self) -> list[str]:
         """All keys, sorted (SCAN over the prefix)."""
         return await self._conn.scan("token")
 
+    @redis_errors
     async def get_many(self, keys: Iterable[str]) -> dict[str, Token]:
         """The tokens of ``keys`` that exist, pipelined 500 at a time; unreadable
         ones are left out (:meth:`get` on them raises)."""
@@ -209,6 +217,7 @@ class RedisTokenStore:
 
     # -- LeasingTokenStore ------------------------------------------------------------
 
+    @redis_errors
     async def read(self, key: str) -> TokenRecord | None:
         """The token with its version and pending mark (one HMGET)."""
         data, ver, pending = await self._conn.client.hmget(
@@ -218,6 +227,7 @@ class RedisTokenStore:
             return None
         return TokenRecord(_load(key, data_text), int(text(ver) or 0), text(pending))
 
+    @redis_errors
     async def replace(self, key: str, version: int, token: Token, *,
                       keep_pending: bool = False) -> int | None:
         """Store ``token`` if the version is still ``version``; the new version or None."""
@@ -226,11 +236,13 @@ class RedisTokenStore:
             args=[version, _dump(token), _atid(token), "1" if keep_pending else "0"]))
         return None if written < 0 else written
 
+    @redis_errors
     async def set_pending(self, key: str, version: int, owner: str | None) -> bool:
         """Set or clear the pending mark if the version is still ``version``."""
         return bool(int(await self._pending(keys=[self._key(key)],
                                             args=[version, owner or ""])))
 
+    @redis_errors
     async def try_lease(self, key: str, owner: str, ttl: float) -> Lease:
         """``SET NX PX`` in spirit: take or renew the lease, else report its holder."""
         ms = max(1, math.ceil(ttl * 1000))
@@ -238,6 +250,7 @@ class RedisTokenStore:
                                                    args=[owner, ms])
         return Lease(bool(int(acquired)), text(holder), max(0, int(left)) / 1000)
 
+    @redis_errors
     async def release_lease(self, key: str, owner: str) -> None:
         """Delete the lease only if ``owner`` still holds it."""
         await self._release(keys=[self._conn.key(key, "lease")], args=[owner])
