@@ -197,3 +197,62 @@ async def test_the_lease_holder_killed_mid_refresh(
         assert errors == {} and oks == 30
         assert final.token.usable and final.pending is None
         assert fake.stats.refreshes_by_school[SCHOOL] == 2
+
+
+# -- one rate budget for every process ------------------------------------------------
+
+# The fake's limit scaled down: 20 requests per 4 s (rate_window 300 s at time_scale 75),
+# small enough that the fake (in this process, on a shared 2-core machine) answers
+# a window's burst in a few tens of milliseconds.
+LIMIT, WINDOW = 20, 4.0
+
+
+def max_in_any_window(times: list[float], window: float) -> int:
+    """The most arrivals inside any window of ``window`` seconds (sliding)."""
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+@pytest.mark.parametrize("skew", [0.0, 2.0], ids=["clocks-agree", "one-clock-2s-off"])
+async def test_4_processes_share_one_redis_budget(
+    fake_assembly_factory: Any, redis_server: Any, redis_prefix: str, tmp_path: Path,
+    skew: float,
+) -> None:
+    from assembly_async.redis import RedisTokenStore
+
+    fake = await fake_assembly_factory(schools=1, rate_limit=LIMIT, rate_window=300.0,
+                                       time_scale=300.0 / WINDOW)
+    async with RedisTokenStore(redis_server.url, prefix=redis_prefix) as store:
+        await store.set(school_key(SCHOOL), school_token(fake, SCHOOL))
+    windows = 3
+    calls = LIMIT * windows // 4  # per process: 3 windows' worth of budget in all
+    config = {**base_config(fake, "budget", 4), "store": "redis", "redis_url": redis_server.url,
+              "prefix": redis_prefix, "limit": LIMIT, "window": WINDOW, "calls": calls}
+    per_worker = [{"clock_offset": skew if i == 0 else 0.0} for i in range(4)]
+    workers = await start_workers(4, config, tmp_path, per_worker)
+    try:
+        results = [await w.result() for w in workers]
+    finally:
+        await stop(workers)
+    token_id = fake.token_id(fake.school_token(SCHOOL).access_token)
+    arrivals = [e.time for e in fake.stats.log if e.token_id == token_id]
+    served = sum(r["ok"] for r in results if r)
+    rejected = fake.stats.status_counts.get(429, 0)
+    span = max(arrivals) - min(arrivals)
+    # The budget on offer while requests arrived: LIMIT at once, then LIMIT per
+    # WINDOW (a rolling window refills as old requests age out of it).
+    used = len(arrivals) / (LIMIT * (1 + span / WINDOW))
+    peak = max_in_any_window(arrivals, WINDOW)
+    print(f"\n[skew {skew:g}s] 4 processes x 4 callers, limit {LIMIT}/{WINDOW:g}s:"
+          f" served={served} 429s={rejected} peak in any window={peak}"
+          f" budget used={used:.1%} over {span:.2f}s")
+    assert all(r is not None and r["errors"] == {} for r in results)
+    assert served == len(arrivals) == LIMIT * windows
+    assert rejected == 0 and all("429" not in (r or {})["statuses"] for r in results)
+    assert peak <= LIMIT  # never more than the limit in any window, as the server saw it
+    assert used >= 0.95

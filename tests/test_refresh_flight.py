@@ -244,7 +244,9 @@ async def test_a_timed_out_grant_the_server_never_saw_recovers(workers: Workers)
 
 
 @pytest.mark.parametrize(("error", "pending_kept"), [
-    (OAuthError("server error", error="server_error", status=503), False),
+    (OAuthError("unavailable", error="server_error", status=503), False),
+    (OAuthError("refused", error="invalid_client", status=401), False),
+    (OAuthError("crashed", error="server_error", status=500), True),
     (ConnectionFailed("refused", method="POST", url="u", request_sent=False), False),
     (ConnectionFailed("reset", method="POST", url="u", request_sent=True), True),
     (OAuthError("token response has no access_token (HTTP 200)", status=200), True),

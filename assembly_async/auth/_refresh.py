@@ -92,11 +92,17 @@ def new_owner_id() -> str:
     return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
 
 
+#: Error statuses after which the token endpoint surely did not use the grant: it
+#: refused it (4xx) or a proxy/limiter turned it away. A 500 may come after the
+#: server rotated the refresh token, so it is not one of them.
+_REFUSED = frozenset({400, 401, 403, 404, 405, 409, 415, 422, 429, 502, 503, 504})
+
+
 def _surely_not_granted(exc: AssemblyError) -> bool:
-    """True when the grant certainly did not happen: the token endpoint answered
-    with an error status, or the request never left this machine."""
+    """True when the grant certainly did not happen: the token endpoint refused
+    it (a 4xx, 429, 502/503/504), or the request never left this machine."""
     if isinstance(exc, OAuthError):
-        return exc.status is not None and not 200 <= exc.status < 300
+        return exc.status in _REFUSED
     if isinstance(exc, TransportError):
         return not exc.request_sent
     return False

@@ -24,7 +24,10 @@ Each takes a URL (and then owns and closes its client) or a
 """
 
 from ._conn import DEFAULT_PREFIX, RedisLike
+from ._limiter import RedisRateLimiter
 from ._syncstate import RedisSyncState
 from ._tokens import RedisTokenStore
 
-__all__ = ["DEFAULT_PREFIX", "RedisLike", "RedisSyncState", "RedisTokenStore"]
+__all__ = [
+    "DEFAULT_PREFIX", "RedisLike", "RedisRateLimiter", "RedisSyncState", "RedisTokenStore",
+]
