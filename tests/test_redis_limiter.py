@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis_server import RedisServer
 
 from assembly_async import RateLimiter, StoreError
 from assembly_async._core.errors import ConfigurationError
 from assembly_async.redis import RedisRateLimiter
-from redis_server import RedisServer
 
 
 def limiter(client: Redis, prefix: str, **kw: object) -> RedisRateLimiter:
