@@ -160,3 +160,44 @@ async def test_redis_down_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         await lim.acquire(1)
     await lim.close()
+
+
+async def test_cancelled_waiters_leave_no_slot_behind(redis_client: Redis,
+                                                      redis_prefix: str) -> None:
+    lim = limiter(redis_client, redis_prefix, limit=3)
+    for _ in range(3):
+        await lim.acquire(6)
+    waiters = [asyncio.ensure_future(lim.acquire(6)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    for task in waiters:
+        task.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    assert await redis_client.zcard(f"{redis_prefix}{{school:6}}:rl:run") == 3
+    await lim.close()
+
+
+async def test_waiters_of_one_process_are_served_in_order(redis_client: Redis,
+                                                          redis_prefix: str) -> None:
+    lim = limiter(redis_client, redis_prefix, limit=1, window=0.05)
+    order: list[int] = []
+
+    async def one(n: int) -> None:
+        await lim.acquire(8)
+        order.append(n)
+        lim.release(8)
+
+    await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(6))), 30)
+    assert order == list(range(6))
+    await lim.close()
+
+
+async def test_one_round_trip_serves_many_waiters(redis_client: Redis,
+                                                  redis_prefix: str) -> None:
+    lim = limiter(redis_client, redis_prefix, limit=100)
+    await asyncio.gather(*(lim.acquire(10) for _ in range(40)))
+    assert lim.round_trips <= 3  # the first caller's own call, then one batch
+    for _ in range(40):
+        lim.release(10)
+    await lim.acquire(10)  # carries the 40 releases along
+    assert await redis_client.zcard(f"{redis_prefix}{{school:10}}:rl:done") == 40
+    await lim.close()
