@@ -18,6 +18,7 @@ API server in a subprocess)::
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import subprocess
@@ -34,7 +35,7 @@ from assembly_async.auth import school_key
 from assembly_async.redis import RedisRateLimiter, RedisTokenStore
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_pipeline import TOKEN, Server  # noqa: E402
+from bench_pipeline import TOKEN, Server
 
 HUGE = 10**9  # a budget that never makes anyone wait: we time the bookkeeping
 
@@ -84,6 +85,22 @@ class CountingRedis(Redis):
         return await super().execute_command(*args, **options)
 
 
+async def hammer(call: Callable[[], Awaitable[Any]], callers: int, *, calls: int | None = None,
+                 seconds: float | None = None) -> int:
+    """``callers`` concurrent loops of ``call``: ``calls`` in all, or for ``seconds``."""
+    done = 0
+    stop = time.perf_counter() + (seconds if seconds is not None else math.inf)
+
+    async def caller() -> None:
+        nonlocal done
+        while (calls is None or done < calls) and time.perf_counter() < stop:
+            done += 1
+            await call()
+
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    return done
+
+
 # -------------------------------------------------------------- (a) round trips
 
 
@@ -99,15 +116,7 @@ async def bench_round_trips(redis_url: str, api_url: str, n: int = 500) -> dict[
                 await school.details.get()  # scripts loaded, connections open
                 await asyncio.sleep(0.01)
                 before = CountingRedis.sent
-                left = n
-
-                async def caller() -> None:
-                    nonlocal left
-                    while left > 0:
-                        left -= 1
-                        await school.details.get()
-
-                await asyncio.gather(*(caller() for _ in range(callers)))
+                await hammer(school.details.get, callers, calls=n)
                 await asyncio.sleep(0.01)  # the last release goes out
                 rates[label] = (CountingRedis.sent - before) / n
             print(f"  rate limiter, {label:<22} {rates[label]:.2f} round trips per request")
@@ -196,17 +205,7 @@ async def bench_throughput(redis_url: str, api_url: str, callers: int = 32,
                               ("RedisRateLimiter", {"rate_limiter": limiter})):
             async with aa.AssemblyClient(api_url=api_url, **kwargs) as client:  # type: ignore[arg-type]
                 school = client.school(access_token=TOKEN)
-                done = 0
-                stop = time.perf_counter() + seconds
-
-                async def caller() -> None:
-                    nonlocal done
-                    while time.perf_counter() < stop:
-                        await school.details.get()
-                        done += 1
-
-                await asyncio.gather(*(caller() for _ in range(callers)))
-                rates[label] = done / seconds
+                rates[label] = await hammer(school.details.get, callers, seconds=seconds) / seconds
             print(f"  {label:<32} {rates[label]:8.0f} requests/s")
     ratio = rates["RedisRateLimiter"] / rates["in-process SlidingWindowLimiter"]
     print(f"  ratio Redis/in-process           {ratio:8.2f}x")
