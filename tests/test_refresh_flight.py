@@ -13,8 +13,11 @@ from typing import Any
 import attrs
 import pytest
 from _plain_store import PlainStore
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from assembly_async import (
+    AssemblyError,
     OAuthError,
     RefreshInterrupted,
     RequestTimeout,
@@ -51,6 +54,7 @@ class Endpoint:
         self.gate: asyncio.Event | None = None
         self.fail: list[BaseException] = []
         self.hang_after_rotating = False
+        self.issued_expired = False
         self.before: Callable[[], Awaitable[None]] | None = None
 
     async def refresh(self, token: Token) -> Token:
@@ -65,7 +69,7 @@ class Endpoint:
             raise SchoolAuthRevoked("invalid_grant", school_id=1, status=400)
         self.valid.discard(token.refresh_token)
         self.issued += 1
-        new = tok(self.issued)
+        new = tok(self.issued, expires_at=EXPIRED if self.issued_expired else None)
         self.valid.add(new.refresh_token or "")
         if self.hang_after_rotating:
             await asyncio.Event().wait()  # the answer never arrives
@@ -359,3 +363,85 @@ async def test_plain_store_revocation_marks_only_the_refused_token() -> None:
     stored = await store.get(KEY)
     assert stored is not None and not stored.usable
     assert stored == attrs.evolve(tok(1, expires_at=EXPIRED), usable=False)
+
+
+# -- a model of the honest states, over any sequence of events --------------------------
+
+EVENTS = st.lists(st.tuples(st.sampled_from(["ok", "lost", "fail503", "revoke", "reauth"]),
+                            st.integers(0, 2)), min_size=1, max_size=12)
+
+
+@attrs.define
+class Model:
+    """What the school's state should be: whether the stored token is usable,
+    whether an answer was lost (pending), whether its refresh token still works."""
+
+    usable: bool = True
+    pending: bool = False
+    valid: bool = True
+
+
+async def _play(store: Any, events: list[tuple[str, int]]) -> None:
+    first = tok(1, expires_at=EXPIRED)
+    await store.set(KEY, first)
+    endpoint = Endpoint(first.refresh_token or "")
+    endpoint.issued_expired = True  # every call refreshes
+    workers = [SchoolTokenManager(school_id=1, store=store, oauth=endpoint,  # type: ignore[arg-type]
+                                  lease_ttl=0.15) for _ in range(3)]
+    model = Model()
+    for n, (event, w) in enumerate(events):
+        if event == "revoke":
+            endpoint.valid.clear()
+            model.valid = False
+            continue
+        if event == "reauth":
+            fresh = tok(1000 + n, expires_at=EXPIRED)
+            endpoint.valid.add(fresh.refresh_token or "")
+            await store.set(KEY, fresh)
+            model = Model()
+            continue
+        if event == "lost":
+            endpoint.hang_after_rotating = True
+        elif event == "fail503":
+            endpoint.fail = [OAuthError("unavailable", status=503)]
+        expected: type[BaseException] | None
+        if not model.usable:
+            expected = RefreshInterrupted if model.pending else TokenUnavailable
+        elif event == "fail503":
+            expected = OAuthError
+        elif not model.valid:
+            expected = RefreshInterrupted if model.pending else SchoolAuthRevoked
+            model.usable = False
+        elif event == "lost":
+            expected = RequestTimeout
+            model.pending, model.valid = True, False
+        else:
+            expected, model.pending = None, False
+        try:
+            await workers[w].access_token()
+            raised: type[BaseException] | None = None
+        except AssemblyError as exc:
+            raised = type(exc)
+        endpoint.hang_after_rotating = False
+        endpoint.fail = []
+        if expected is TokenUnavailable:
+            assert raised is TokenUnavailable, (events[: n + 1], raised)
+        else:
+            assert raised is expected, (events[: n + 1], raised, expected)
+        record = await store.read(KEY)
+        assert record is not None
+        assert record.token.usable == model.usable, events[: n + 1]
+        assert (record.pending is not None) == model.pending, events[: n + 1]
+        if model.usable and model.valid:  # a usable token can always be refreshed
+            assert record.token.refresh_token in endpoint.valid
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=EVENTS)
+def test_honest_states_match_a_model(events: list[tuple[str, int]]) -> None:
+    async def run() -> None:
+        await _play(MemoryTokenStore(), events)
+        async with SQLiteTokenStore(":memory:") as sqlite_store:
+            await _play(sqlite_store, events)
+
+    asyncio.run(run())

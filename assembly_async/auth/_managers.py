@@ -200,7 +200,7 @@ class SchoolTokenManager:
 
     async def _refresh(self, stale: Token) -> Token:
         flight = self._flight
-        if flight is None:
+        if flight is None or flight.done():
             current = self._current
             if current is not None and current.usable \
                     and current.access_token != stale.access_token:
