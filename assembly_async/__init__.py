@@ -6,9 +6,10 @@ The public surface is re-exported here; every other module is private.
 from __future__ import annotations
 
 from ._client.client import AssemblyClient
-from ._client.delta import CHANGE_OPERATIONS, Delta, Snapshot
+from ._client.delta import CHANGE_OPERATIONS, Delta
 from ._client.pagination import DEFAULT_CONCURRENCY, Page, Paginator
 from ._client.session import AppSession, SchoolSession
+from ._client.snapshot import Snapshot
 from ._client.syncstate import MemorySyncState, SyncState, sync_key
 from ._core.config import DEFAULT, CallOptions, Timeouts
 from ._core.errors import (
@@ -26,6 +27,7 @@ from ._core.errors import (
     NotFound,
     NotModified,
     OAuthError,
+    PagingError,
     RateLimited,
     RequestTimeout,
     SchoolAuthRevoked,
@@ -38,7 +40,7 @@ from ._core.errors import (
     UnprocessableEntity,
     UnsupportedVersion,
 )
-from ._core.paging import PageInfo
+from ._core.paging import PageInfo, WalkSummary
 from ._core.responses import Validators
 from ._core.version import __version__
 from ._http.events import Event, EventKind, Hooks, SchoolStats
@@ -88,6 +90,7 @@ __all__ = [
     "Page",
     "PageInfo",
     "Paginator",
+    "PagingError",
     "ProgressCallback",
     "ProgressEvent",
     "RateLimited",
@@ -117,6 +120,7 @@ __all__ = [
     "UnprocessableEntity",
     "UnsupportedVersion",
     "Validators",
+    "WalkSummary",
     "__version__",
     "backoff",
     "make_converter",
