@@ -38,6 +38,9 @@ ANOMALIES: list[tuple[str, str, Scenario, str]] = [
      "error"),
     ("Next-Page never ends, pages keep coming", "1.1",
      BASE.but(cap=100, next_page="forever", body="endless"), "error"),
+    ("Next-Page never ends, no totals, pages keep coming", "1.1",
+     BASE.but(cap=100, next_page="forever", total="absent", total_pages="absent",
+              body="endless"), "error"),
     ("Total-Pages grows every page, pages keep coming", "1.1",
      BASE.but(cap=100, total_pages="grow", body="endless"), "error"),
     ("page number stuck at 1 (page ignored)", "1.1",
@@ -71,7 +74,7 @@ class Outcome:
         if self.error is not None:
             kind = type(self.error).__name__
             reason = getattr(self.error, "reason", None) or str(self.error)
-            return f"{kind} after {self.delivered} records: {reason[:90]}"
+            return f"{kind} after {self.delivered} records: {reason[:120]}"
         dup = "" if self.delivered == self.distinct else f", {self.delivered - self.distinct} twice"
         proof = {True: "proven", False: "not proven", None: "-"}[self.proven]
         return f"{self.distinct}/{total} records{dup}, {proof}, no error"
