@@ -11,6 +11,7 @@ from assembly_async._core.paging import (
     EXTRA_PAGES,
     UNSTATED_PAGE_LIMIT,
     PageInfo,
+    SeenIds,
     WalkLedger,
     expected_pages,
     page_bound,
@@ -181,3 +182,14 @@ def test_decode_errors_that_cannot_heal_are_not_retried() -> None:
     assert should_retry(aa.DecodeError("cut short", url=url), 1, "GET")
     wrong = aa.DecodeError("cannot decode Student: expected int", url=url, transient=False)
     assert not wrong.transient and not should_retry(wrong, 1, "GET")
+
+
+@given(st.lists(st.integers(-(2**70), 2**70) | st.integers(0, 50) | st.text(max_size=2)
+                | st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1]))
+       | st.lists(st.integers(0, 300)).map(sorted))  # the usual case: ordered by id
+def test_seen_ids_behave_like_a_set(ids: list[object]) -> None:
+    seen, model = SeenIds(), set()
+    for record_id in ids:
+        assert seen.add(record_id) is (record_id not in model)  # type: ignore[arg-type]
+        model.add(record_id)
+    assert len(seen) == len(model)
