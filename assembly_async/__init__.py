@@ -40,9 +40,10 @@ from ._core.errors import (
     UnprocessableEntity,
     UnsupportedVersion,
 )
-from ._core.paging import PageInfo, WalkSummary
+from ._core.paging import PageInfo
 from ._core.responses import Validators
 from ._core.version import __version__
+from ._core.walk import WalkSummary
 from ._http.events import Event, EventKind, Hooks, SchoolStats
 from ._http.ratelimit import RateLimiter, SlidingWindowLimiter
 from ._http.retry import RetryPolicy, backoff, should_retry

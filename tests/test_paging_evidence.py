@@ -1,4 +1,5 @@
-"""The paging evidence (``_core/paging.py``): pure functions and the WalkLedger, offline."""
+"""The paging evidence (``_core/paging.py``, ``_core/walk.py``): pure functions and the
+WalkLedger, offline."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from assembly_async._core.paging import (
     EXTRA_PAGES,
     UNSTATED_PAGE_LIMIT,
     PageInfo,
-    SeenIds,
-    WalkLedger,
     expected_pages,
     page_bound,
     page_size_used,
     paging_from_envelope,
     paging_from_headers,
 )
+from assembly_async._core.walk import SeenIds, WalkLedger
 from assembly_async._http.retry import should_retry
 
 FACTS = ("total", "total_pages", "next_page", "per_page")
@@ -33,6 +33,18 @@ def test_stated_tells_an_empty_next_page_from_a_missing_one() -> None:
     assert envelope.states("next_page") and not envelope.states("total_pages")
     # stated is evidence about the facts, not a fact: equality ignores it
     assert last == PageInfo(3, None, 450, None, None, None)
+
+
+def test_has_next_reads_one_page_the_conservative_way() -> None:
+    from assembly_async import Page
+
+    # Per-Page not stated, 200 served of 1500 asked, Total 1000: more follows.
+    capped = Page(list(range(200)), PageInfo(1, total=1000), asked_per_page=1500)
+    assert capped.has_next
+    # Next-Page pointing back does not hide what Total-Pages announces.
+    assert Page([1, 2], PageInfo(1, total_pages=3, next_page=1)).has_next
+    assert not Page([1, 2], PageInfo(3, per_page=2, total=6, total_pages=3)).has_next
+    assert not Page([], PageInfo(1, total=9)).has_next
 
 
 def test_page_size_used_prefers_what_was_served() -> None:

@@ -29,8 +29,8 @@ from .._core.config import CallOptions
 from .._core.endpoint import Operation
 from .._core.errors import ConfigurationError, PagingError
 from .._core.operations import OPERATIONS, SDK_CALLS
-from .._core.paging import WalkSummary
 from .._core.responses import Validators
+from .._core.walk import WalkSummary
 from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
 from .runner import OperationRunner
 from .syncstate import SyncState, sync_key

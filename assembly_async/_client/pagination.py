@@ -17,7 +17,7 @@ early, an exception or cancellation cancels and awaits every in-flight fetch
 (:class:`PageWalker`).
 
 A walk is complete or it fails: every page goes through a
-:class:`~assembly_async._core.paging.WalkLedger`, which yields each record at
+:class:`~assembly_async._core.walk.WalkLedger`, which yields each record at
 most once, follows any fact announcing more records, raises
 :class:`~assembly_async.PagingError` for a short, repeating or endless walk,
 and says at the end whether the walk is *proven complete*
@@ -40,8 +40,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .._core.errors import BadRequest
-from .._core.paging import MAX_PER_PAGE, PageInfo, WalkSummary, page_size_used
+from .._core.paging import MAX_PER_PAGE, PageInfo, page_size_used
 from .._core.responses import Validators
+from .._core.walk import WalkSummary
 from .pagesizes import PageSizes
 from .walker import DEFAULT_CONCURRENCY, PageWalker, record_id
 

@@ -3,7 +3,7 @@
 :class:`PageWalker` fetches page 1, then the following pages with at most
 ``concurrency`` in flight, hands them out in page order, drops records already
 handed out, and never fetches a page beyond the bound the
-:class:`~assembly_async._core.paging.WalkLedger` derives from page 1. It knows
+:class:`~assembly_async._core.walk.WalkLedger` derives from page 1. It knows
 nothing of HTTP or of the page class: pages are anything with the
 :class:`WalkPage` shape (``pagination.Page``).
 """
@@ -15,7 +15,8 @@ import collections
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from .._core.paging import PageInfo, WalkLedger, WalkSummary
+from .._core.paging import PageInfo
+from .._core.walk import WalkLedger, WalkSummary
 
 __all__ = ["DEFAULT_CONCURRENCY", "PageWalker", "WalkPage", "record_id"]
 
