@@ -131,7 +131,8 @@ class WalkLedger:
     def __init__(self) -> None:
         self._seen = SeenIds()
         self._totals: list[int] = []
-        self._anomalies: list[str] = []
+        #: kind -> [the first such anomaly, how many pages showed it]
+        self._anomalies: dict[str, list[Any]] = {}
         self._announced: tuple[str, ...] = ()
         self.pages = 0
         self.received = 0
@@ -148,9 +149,14 @@ class WalkLedger:
 
     # -- evidence ------------------------------------------------------------
 
-    def _anomaly(self, text: str) -> None:
-        if text not in self._anomalies:
-            self._anomalies.append(text)
+    def _anomaly(self, text: str, kind: str | None = None) -> None:
+        """Note a fact that disagrees; one of a ``kind`` per walk, counted."""
+        seen = self._anomalies.setdefault(kind or text, [text, 0])
+        seen[1] += 1
+
+    def _anomaly_texts(self) -> tuple[str, ...]:
+        return tuple(text if count == 1 else f"{text} (and on {count - 1} more pages)"
+                     for text, count in self._anomalies.values())
 
     def _figures(self) -> dict[str, Any]:
         return {"total": self._totals[-1] if self._totals else None,
@@ -175,7 +181,7 @@ class WalkLedger:
             self.asked_per_page = asked_per_page
         count = len(ids)
         if info.states("page") and info.page != number:
-            self._anomaly(f"page {number} was answered as page {info.page}")
+            self._anomaly(f"page {number} was answered as page {info.page}", "page")
         info = self._sane(info)
         self._read_counts(info)
         keep = self._dedupe(number, ids)
@@ -192,7 +198,8 @@ class WalkLedger:
                 self.page_size = self._first_count  # page 1 was full after all
             if info.per_page is not None and self.page_size is not None \
                     and info.per_page != self.page_size:
-                self._anomaly(f"Per-Page changed to {info.per_page} on page {number}")
+                self._anomaly(f"Per-Page changed to {info.per_page} on page {number}",
+                              "per_page")
             if not count and {"next_page", "total_pages"} & set(self._announced):
                 self._anomaly(f"page {number} was announced but empty")
         more = self._more(number, info, count)
@@ -217,7 +224,7 @@ class WalkLedger:
             if (self.total_pages is not None and info.total_pages != self.total_pages
                     and len(set(self._totals[-2:])) <= 1):
                 self._anomaly(f"Total-Pages changed from {self.total_pages} to "
-                              f"{info.total_pages} while the total did not")
+                              f"{info.total_pages} while the total did not", "total_pages")
             self.total_pages = info.total_pages
 
     def _dedupe(self, number: int, ids: Sequence[Hashable | None]) -> tuple[bool, ...] | None:
@@ -266,7 +273,7 @@ class WalkLedger:
                 announced.append("next_page")
             elif nxt is not None:
                 self._anomaly(f"Next-Page {nxt} on page {number} does not move forward "
-                              "(ignored)")
+                              "(ignored)", "next_page")
             if info.total_pages is not None and number < info.total_pages:
                 announced.append("total_pages")
             total = self._totals[-1] if self._totals else None
@@ -327,5 +334,5 @@ class WalkLedger:
             total=self._totals[-1] if self._totals else None, totals=totals,
             total_pages=self.total_pages, page_size=self.page_size,
             asked_per_page=self.asked_per_page, bound=self.bound, ended=self.ended,
-            proven=proven, anomalies=tuple(self._anomalies), url=self.url,
+            proven=proven, anomalies=self._anomaly_texts(), url=self.url,
         )
