@@ -445,3 +445,25 @@ def test_honest_states_match_a_model(events: list[tuple[str, int]]) -> None:
             await _play(sqlite_store, events)
 
     asyncio.run(run())
+
+
+async def test_an_sqlite_file_from_before_versions_refreshes(tmp_path: Path) -> None:
+    import sqlite3
+
+    import orjson
+
+    path = tmp_path / "old.db"
+    start = tok(1, expires_at=EXPIRED)
+    with sqlite3.connect(path) as db:  # the layout older releases wrote
+        db.execute("CREATE TABLE tokens (key TEXT PRIMARY KEY, data TEXT NOT NULL,"
+                   " updated_at REAL NOT NULL)")
+        db.execute("INSERT INTO tokens VALUES (?, ?, 0)",
+                   (KEY, orjson.dumps(start.to_dict()).decode()))
+    db.close()
+    async with SQLiteTokenStore(path) as store:
+        record = await store.read(KEY)
+        assert record is not None and record.version == 0 and record.pending is None
+        endpoint = Endpoint(start.refresh_token or "")
+        manager = SchoolTokenManager(school_id=1, store=store, oauth=endpoint)  # type: ignore[arg-type]
+        assert await manager.access_token() == tok(101).access_token
+        assert (await store.read(KEY)).version == 1  # type: ignore[union-attr]
