@@ -203,3 +203,15 @@ async def test_redis_failures_are_store_errors(tmp_path: Path) -> None:
     finally:
         await store.close()
         await state.close()
+
+
+async def test_wait_for_replicas(redis_client: Redis, redis_prefix: str,
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    store = RedisTokenStore(redis_client, prefix=redis_prefix, wait_replicas=1,
+                            wait_timeout=0.05)
+    await store.set("school:1", token(1))  # no replica here: written, and said so
+    assert await store.get("school:1") == token(1)
+    assert "0 of 1 Redis replicas" in caplog.text
+    assert token(1).access_token not in caplog.text
+    with pytest.raises(ConfigurationError):
+        RedisTokenStore(redis_client, wait_replicas=-1)

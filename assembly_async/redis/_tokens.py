@@ -18,6 +18,7 @@ Redis must not cost a re-authorisation.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Iterable
 from types import TracebackType
@@ -25,11 +26,13 @@ from types import TracebackType
 import attrs
 import orjson
 
-from .._core.errors import DecodeError, TokenUnavailable
+from .._core.errors import ConfigurationError, DecodeError, TokenUnavailable
 from ..auth import Lease, Token, TokenRecord
 from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, chunks, redis_errors, text
 
 __all__ = ["RedisTokenStore"]
+
+_log = logging.getLogger("assembly_async.redis")
 
 # KEYS[1] token hash. ARGV: data, atid. Unconditional write: a new version.
 _SET = """
@@ -115,11 +118,22 @@ class RedisTokenStore:
     ``RedisTokenStore("redis://host:6379/0")`` opens its own client (closed by
     :meth:`close` or ``async with``); ``RedisTokenStore(client)`` borrows a
     ``redis.asyncio.Redis`` and never closes it. ``prefix`` namespaces every
-    key (default ``"assembly:"``). Requires Redis >= 6.2 (plain, or a cluster:
+    key (default ``"assembly:"``). Requires Redis >= 6 (plain, or a cluster:
     one school's keys share a hash slot).
+
+    With replicas, ``wait_replicas=n`` makes every token write wait (``WAIT n
+    1000``) until ``n`` replicas have it, so a failover right after a refresh
+    does not lose the rotated refresh token; a write that fewer replicas
+    acknowledged in time is logged (it is not undone).
     """
 
-    def __init__(self, redis: RedisLike, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, redis: RedisLike, *, prefix: str = DEFAULT_PREFIX,
+                 wait_replicas: int = 0, wait_timeout: float = 1.0) -> None:
+        if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) \
+                or wait_replicas < 0:
+            raise ConfigurationError("wait_replicas must be an integer >= 0")
+        self.wait_replicas = wait_replicas
+        self.wait_timeout = wait_timeout
         self._conn = RedisConnection(redis, prefix=prefix)
         self._set = self._conn.script(_SET)
         self._cas = self._conn.script(_CAS)
@@ -156,6 +170,15 @@ class RedisTokenStore:
     def _key(self, key: str) -> str:
         return self._conn.key(key, "token")
 
+    async def _replicated(self) -> None:
+        """After a token write: wait for ``wait_replicas`` replicas to have it."""
+        if self.wait_replicas:
+            acked = await self._conn.client.wait(self.wait_replicas,
+                                                 max(1, round(self.wait_timeout * 1000)))
+            if int(acked) < self.wait_replicas:
+                _log.warning("token write reached %s of %s Redis replicas in %gs",
+                             acked, self.wait_replicas, self.wait_timeout)
+
     # -- TokenStore ------------------------------------------------------------------
 
     @redis_errors
@@ -168,13 +191,16 @@ class RedisTokenStore:
     async def set(self, key: str, token: Token) -> None:
         """Store ``token`` (a new version, no pending mark)."""
         await self._set(keys=[self._key(key)], args=[_dump(token), _atid(token)])
+        await self._replicated()
 
     @redis_errors
     async def compare_and_set(self, key: str, expected: Token | None, new: Token) -> bool:
         """Store ``new`` if the stored access token is still ``expected``'s (atomic)."""
-        written = await self._cas(keys=[self._key(key)],
-                                  args=[_atid(expected), _dump(new), _atid(new)])
-        return bool(int(written))
+        written = bool(int(await self._cas(keys=[self._key(key)],
+                                           args=[_atid(expected), _dump(new), _atid(new)])))
+        if written:
+            await self._replicated()
+        return written
 
     @redis_errors
     async def mark_unusable(self, key: str, *, failed: Token | None = None) -> None:
@@ -234,7 +260,10 @@ class RedisTokenStore:
         written = int(await self._replace(
             keys=[self._key(key)],
             args=[version, _dump(token), _atid(token), "1" if keep_pending else "0"]))
-        return None if written < 0 else written
+        if written < 0:
+            return None
+        await self._replicated()
+        return written
 
     @redis_errors
     async def set_pending(self, key: str, version: int, owner: str | None) -> bool:
