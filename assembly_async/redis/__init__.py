@@ -23,6 +23,13 @@ Each takes a URL (and then owns and closes its client) or a
 ``redis.asyncio.Redis`` you own, and a key ``prefix`` (default ``"assembly:"``).
 """
 
+try:
+    import redis.asyncio  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        'assembly_async.redis needs the redis extra: pip install "assembly-async[redis]"'
+    ) from exc
+
 from ._conn import DEFAULT_PREFIX, RedisLike
 from ._limiter import RedisRateLimiter
 from ._syncstate import RedisSyncState
