@@ -201,3 +201,32 @@ async def test_one_round_trip_serves_many_waiters(redis_client: Redis,
     await lim.acquire(10)  # carries the 40 releases along
     assert await redis_client.zcard(f"{redis_prefix}{{school:10}}:rl:done") == 40
     await lim.close()
+
+
+async def test_a_bounded_acquire_gives_up_without_taking_a_slot(redis_client: Redis,
+                                                                redis_prefix: str) -> None:
+    from assembly_async.redis._limiter import BudgetUnavailable
+
+    lim = limiter(redis_client, redis_prefix, limit=2, window=60)
+    await lim.acquire(11)
+    await lim.acquire(11)
+    with pytest.raises(BudgetUnavailable) as info:
+        await lim.acquire(11, max_wait=0.5)  # the fast path knows at once
+    assert 0 < info.value.retry_after <= 60  # type: ignore[attr-defined]
+    queued = await asyncio.gather(*(lim.acquire(11, max_wait=1.0) for _ in range(5)),
+                                  return_exceptions=True)
+    assert all(isinstance(e, BudgetUnavailable) for e in queued)
+    assert await redis_client.zcard(f"{redis_prefix}{{school:11}}:rl:run") == 2
+    await lim.close()
+
+
+async def test_a_bounded_acquire_waits_when_the_slot_comes_in_time(redis_client: Redis,
+                                                                   redis_prefix: str) -> None:
+    lim = limiter(redis_client, redis_prefix, limit=2, window=0.3)
+    waited = await asyncio.gather(*(lim.acquire(12, max_wait=30) for _ in range(2)))
+    lim.release(12)
+    lim.release(12)
+    more = await asyncio.wait_for(asyncio.gather(*(lim.acquire(12, max_wait=30)
+                                                   for _ in range(2))), 30)
+    assert len(waited) == len(more) == 2 and max(more) > 0
+    await lim.close()

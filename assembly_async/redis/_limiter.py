@@ -47,6 +47,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from .._core.errors import ConfigurationError, StoreError
+from .._http import ratelimit as _ratelimit
 from .._http.ratelimit import BudgetKey
 from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, redis_errors
 from ._limiter_lua import ACQUIRE, PAUSE, RELEASE
@@ -62,6 +63,19 @@ _BATCH = 64
 _RELEASE_DELAY = 0.002
 
 
+class _NoBudget(Exception):
+    """Stand-in for ``BudgetUnavailable`` where the rate-limiter protocol has no
+    bounded ``acquire`` yet: no slot within ``max_wait`` (``retry_after`` s)."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"no rate budget for {retry_after:.3g}s")
+
+
+#: What a bounded ``acquire`` raises when no slot frees up within ``max_wait``.
+BudgetUnavailable: type[Exception] = getattr(_ratelimit, "BudgetUnavailable", _NoBudget)
+
+
 def _tag(key: BudgetKey) -> str:
     return f"school:{key}" if isinstance(key, int) else str(key)
 
@@ -73,7 +87,7 @@ class _Local:
                  "wait", "waiters")
 
     def __init__(self, limit: int) -> None:
-        self.waiters: deque[asyncio.Future[str]] = deque()
+        self.waiters: deque[tuple[asyncio.Future[str], float]] = deque()  # (fut, deadline)
         self.driver: asyncio.Task[None] | None = None
         self.slots: deque[str] = deque()
         self.releases: list[str] = []
@@ -183,9 +197,14 @@ class RedisRateLimiter:
     # -- RateLimiter ------------------------------------------------------------------
 
     @redis_errors
-    async def acquire(self, key: BudgetKey) -> float:
-        """Wait until ``key`` may start a request; the seconds waited."""
+    async def acquire(self, key: BudgetKey, *, max_wait: float | None = None) -> float:
+        """Wait until ``key`` may start a request; the seconds waited.
+
+        With ``max_wait``, give up (``BudgetUnavailable``, no slot taken) as soon
+        as Redis says no slot frees up within that many seconds.
+        """
         started = time.monotonic()
+        deadline = math.inf if max_wait is None else started + max_wait
         local = self._local(key)
         if local.driver is None and not local.waiters and not local.asking:
             # Fast path: nobody of this process is waiting, ask Redis directly.
@@ -198,16 +217,18 @@ class RedisRateLimiter:
             if granted:
                 local.slots.append(slot)
                 return max(0.0, time.monotonic() - started)
+            if time.monotonic() + local.wait > deadline:
+                raise BudgetUnavailable(local.wait)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[str] = loop.create_future()
-        local.waiters.append(fut)
+        local.waiters.append((fut, deadline))
         if local.driver is None:
             local.driver = loop.create_task(self._drive(key, local))
         try:
             slot = await fut
         except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():  # granted as we were cancelled
-                local.slots.append(fut.result())
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                local.slots.append(fut.result())  # granted as we were cancelled
                 self.release(key)
             raise
         local.slots.append(slot)
@@ -217,7 +238,7 @@ class RedisRateLimiter:
         """Ask Redis for slots for every waiter of ``key`` until none is left."""
         try:
             while True:
-                while local.waiters and local.waiters[0].done():
+                while local.waiters and local.waiters[0][0].done():
                     local.waiters.popleft()  # cancelled while queued
                 if not local.waiters:
                     return
@@ -227,6 +248,7 @@ class RedisRateLimiter:
                 for slot in slots[:granted]:
                     self._grant(key, local, slot)
                 if granted < want:
+                    self._give_up_early(local)
                     await asyncio.sleep(local.wait)
         except RedisError as exc:
             self._fail(local, StoreError(f"Redis: {type(exc).__name__}: {exc}"), exc)
@@ -235,6 +257,20 @@ class RedisRateLimiter:
             raise
         finally:
             local.driver = None
+
+    @staticmethod
+    def _give_up_early(local: _Local) -> None:
+        """Fail the waiters whose ``max_wait`` ends before a slot may free up."""
+        free_at = time.monotonic() + local.wait
+        keep: deque[tuple[asyncio.Future[str], float]] = deque()
+        for fut, deadline in local.waiters:
+            if fut.done():
+                continue
+            if deadline < free_at:
+                fut.set_exception(BudgetUnavailable(local.wait))
+            else:
+                keep.append((fut, deadline))
+        local.waiters = keep
 
     async def _ask(self, key: BudgetKey, local: _Local, slots: list[str]) -> int:
         """One Redis call: slots for ``slots`` (as many as are free), carrying this
@@ -253,7 +289,7 @@ class RedisRateLimiter:
 
     def _grant(self, key: BudgetKey, local: _Local, slot: str) -> None:
         while local.waiters:
-            fut = local.waiters.popleft()
+            fut, _ = local.waiters.popleft()
             if not fut.done():
                 fut.set_result(slot)
                 return
@@ -263,7 +299,7 @@ class RedisRateLimiter:
     @staticmethod
     def _fail(local: _Local, error: BaseException, cause: BaseException) -> None:
         while local.waiters:
-            fut = local.waiters.popleft()
+            fut, _ = local.waiters.popleft()
             if fut.done():
                 continue
             if isinstance(error, asyncio.CancelledError):
