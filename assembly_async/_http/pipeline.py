@@ -5,13 +5,25 @@ Every request of every session goes through :meth:`Pipeline.send` (or
 loop). For each attempt it
 
 1. takes the token from the session's provider (only for the configured API
-   origin, only over HTTPS or loopback),
-2. waits for rate budget of the request's school (:mod:`.ratelimit`),
+   origin, only over HTTPS or loopback), waiting at most what is left of the
+   call's deadline (a refresh still running then carries on in the background
+   and is saved for the next call),
+2. waits for rate budget of the request's school (:mod:`.ratelimit`); when the
+   budget frees up only after the deadline the call fails at once with
+   :class:`BudgetExhausted`, unless it opted into ``wait_for_budget``,
 3. sends through the transport with a timeout no longer than what is left of
    the call's deadline,
 4. replays once after a token refresh on 401 ``invalid_token`` (not a retry),
 5. turns error statuses into typed exceptions via the sans-I/O core; a 429
-   pauses that school's budget for the server's ``period``.
+   pauses that school's budget for the server's ``period`` (validated, capped
+   to ``max_retry_after``), and a pause longer than what is left of the
+   deadline ends the call with that 429's :class:`RateLimited` at once.
+
+One deadline bounds the whole call: attempts, backoff, token refresh, budget
+waits and 429 pauses. Only ``wait_for_budget`` takes the last two out of it.
+Decoding is the caller's, but whatever it raises leaves as an
+:class:`AssemblyError` (anything else becomes a :class:`DecodeError` naming
+only the exception's class: its text may quote the data).
 
 Failed attempts are retried with tenacity as decided by the pure functions of
 :mod:`.retry`; when attempts or the deadline run out the last typed error is
@@ -24,23 +36,30 @@ in its :class:`Stats`. Resources and paginators never talk HTTP themselves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
-import orjson
 from tenacity import AsyncRetrying, RetryCallState
 
 from .._core.config import DEFAULT, CallOptions, ClientConfig, Timeouts
-from .._core.errors import AssemblyError, DecodeError, RateLimited, UnexpectedContentType
+from .._core.errors import (
+    AssemblyError,
+    BudgetExhausted,
+    DecodeError,
+    RateLimited,
+    RequestTimeout,
+)
 from .._core.redact import redact_url
 from .._core.requests import Request, check_token_destination
 from .._core.responses import error_for
 from . import retry as _retry
+from .checks import check_body_complete, check_content_type, error_code
 from .events import Event, EventKind, Hooks, Stats
-from .ratelimit import BudgetKey, RateLimiter, budget_key
+from .ratelimit import BudgetKey, BudgetUnavailable, RateLimiter, budget_key
 from .retry import RetryPolicy
 from .tokens import TokenProvider
 from .transport import Response, Transport
@@ -54,76 +73,45 @@ T = TypeVar("T")
 FALLBACK_TIMEOUT = 60.0
 
 
-def _error_code(body: bytes) -> str | None:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    code = parsed.get("error") if isinstance(parsed, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def check_content_type(resp: Response, method: str) -> None:
-    """A 2xx body must be JSON; an HTML page from a proxy is not data."""
-    if not resp.body.strip():
-        return
-    ctype = resp.headers.get("content-type", "")
-    if ctype and "json" not in ctype.lower():
-        excerpt = resp.body[:200].decode("utf-8", "replace")
-        raise UnexpectedContentType(
-            f"expected a JSON body, got {ctype.split(';')[0]!r}: {' '.join(excerpt.split())!r}",
-            url=resp.url, status=resp.status, content_type=ctype, method=method,
-        )
-
-
-_CLOSERS = {ord("["): ord("]"), ord("{"): ord("}")}
-_WS = b" \t\r\n"
-
-
-def check_body_complete(resp: Response) -> None:
-    """Cheap O(1) check that a JSON array/object body was not cut short: its last
-    non-blank byte must close what its first one opened. Catches truncation by
-    a proxy before decoding (so a GET can be retried); not a full validation."""
-    body = resp.body
-    if not body:
-        return
-    start = 0
-    while start < len(body) and body[start] in _WS:
-        start += 1
-    if start == len(body):
-        return
-    closer = _CLOSERS.get(body[start])
-    if closer is None:
-        return
-    end = len(body) - 1
-    while body[end] in _WS:
-        end -= 1
-    if body[end] != closer:
-        tail = body[-60:].decode("utf-8", "replace")
-        raise DecodeError(f"the JSON body is incomplete ({len(body)} bytes, ends {tail!r})",
-                          url=resp.url)
-
-
 def _identity(resp: Response) -> Response:
     return resp
+
+
+def _decode(decode: Callable[[Response], T], resp: Response) -> T:
+    """Run the caller's decoding; anything but an AssemblyError becomes a
+    DecodeError naming only the exception's class (a RecursionError from deep
+    nesting, a ValueError from ``int("²")``...): its text may quote the data."""
+    try:
+        return decode(resp)
+    except AssemblyError:
+        raise
+    except Exception as exc:
+        failure = DecodeError(f"the answer could not be read ({type(exc).__name__})",
+                              url=resp.url)
+        log.debug("decoding %s raised %s", resp.url, type(exc).__name__)
+    raise failure  # outside the except block: nothing chained
 
 
 class _Call:
     """State of one call across its attempts."""
 
     __slots__ = ("allow_unsafe", "attempt", "deadline", "excluded", "history", "key",
-                 "max_attempts", "method", "school_id", "started", "url_text")
+                 "max_attempts", "method", "school_id", "started", "url_text",
+                 "wait_for_budget")
 
     def __init__(self, method: str, school_id: int | None, max_attempts: int,
-                 deadline: float | None, allow_unsafe: bool) -> None:
+                 deadline: float | None, allow_unsafe: bool, wait_for_budget: bool) -> None:
         self.method = method
         self.school_id = school_id
         self.max_attempts = max_attempts
         self.deadline = deadline
         self.allow_unsafe = allow_unsafe
+        self.wait_for_budget = wait_for_budget
         self.attempt = 0
         self.started = time.monotonic()
-        self.excluded = 0.0  # seconds spent waiting for rate budget (not charged)
+        # Seconds waited for budget and 429 pauses, not charged to the deadline
+        # (only with wait_for_budget).
+        self.excluded = 0.0
         self.history: list[BaseException] = []
         self.url_text: str | None = None
         self.key: BudgetKey | None = None
@@ -151,6 +139,16 @@ class Pipeline:
     hooks: Hooks | None = None
     stats: Stats = attrs.Factory(Stats)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: Token fetches that outlived their call's deadline, left to finish.
+    _background: set[asyncio.Future[Any]] = attrs.field(factory=set, init=False)
+
+    async def aclose(self) -> None:
+        """Cancel token fetches still running for calls that gave up on them."""
+        pending, self._background = self._background, set()
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def send(
         self,
@@ -186,8 +184,8 @@ class Pipeline:
         """Like :meth:`send`, returning ``decode(response)``; decoding runs inside
         the retry loop, so a GET whose body fails to decode is attempted again."""
         policy = self.retry
-        max_attempts, deadline, allow_unsafe = (
-            policy.max_attempts, policy.deadline, policy.retry_writes)
+        max_attempts, deadline, allow_unsafe, wait_for_budget = (
+            policy.max_attempts, policy.deadline, policy.retry_writes, policy.wait_for_budget)
         if options is not None:
             if options.retries is not DEFAULT:
                 max_attempts = max(0, options.retries) + 1
@@ -195,7 +193,10 @@ class Pipeline:
                 deadline = options.deadline
             if options.retry_writes is not DEFAULT:
                 allow_unsafe = options.retry_writes
-        state = _Call(request.method, school_id, max_attempts, deadline, allow_unsafe)
+            if options.wait_for_budget is not DEFAULT:
+                wait_for_budget = options.wait_for_budget
+        state = _Call(request.method, school_id, max_attempts, deadline, allow_unsafe,
+                      wait_for_budget)
         # Fast path: the first attempt runs without tenacity (most calls succeed).
         try:
             return await self._attempt(state, request, decode, auth, timeouts,
@@ -245,13 +246,17 @@ class Pipeline:
             if left is None:
                 return False
             exc = rs.outcome.exception() if rs.outcome is not None else None
-            # A 429 pause is a rate-budget wait: not charged to the deadline.
-            charged = 0.0 if isinstance(exc, RateLimited) else rs.upcoming_sleep
-            return charged >= left
+            if isinstance(exc, RateLimited):
+                if state.wait_for_budget:
+                    return False  # the caller chose to wait out 429 pauses
+                # With a limiter the next attempt waits for the school's pause.
+                pause = exc.retry_after if pauses and exc.retry_after is not None else 0.0
+                return rs.upcoming_sleep + pause >= left
+            return rs.upcoming_sleep >= left
 
         async def before_sleep(rs: RetryCallState) -> None:
             exc = rs.outcome.exception() if rs.outcome is not None else None
-            if isinstance(exc, RateLimited):
+            if isinstance(exc, RateLimited) and state.wait_for_budget:
                 state.excluded += rs.upcoming_sleep
             await self._on_retry(state, request, exc, rs.upcoming_sleep)
 
@@ -331,7 +336,7 @@ class Pipeline:
             token = None
             if auth is not None:
                 check_token_destination(request.url, self.config.api_url)
-                token = await auth.access_token()
+                token = await self._bounded(state, request, auth.access_token)
                 headers = {**request.headers, "Authorization": f"Bearer {token}"}
             key = state.key = budget_key(state.school_id, token or "")
             counters = self.stats.counters(key)
@@ -339,9 +344,10 @@ class Pipeline:
             if limiter is not None:
                 paused = getattr(limiter, "paused_for", None)
                 was_paused = paused is not None and paused(key) > 0
-                waited = await limiter.acquire(key)
+                waited = await self._acquire(state, request, limiter, key)
                 if waited > 0:
-                    state.excluded += waited
+                    if state.wait_for_budget:
+                        state.excluded += waited
                     counters.rate_limit_waits += 1
                     counters.waited += waited
                     if log.isEnabledFor(logging.DEBUG):
@@ -379,13 +385,14 @@ class Pipeline:
             if 200 <= status < 300:
                 check_content_type(resp, request.method)
                 check_body_complete(resp)
-                return decode(resp)
+                return _decode(decode, resp)
             if status == 304 and accept_not_modified:
                 await self._emit("not_modified", state, request, status=304, elapsed=elapsed)
-                return decode(resp)
+                return _decode(decode, resp)
             if (status == 401 and auth is not None and token is not None and not replayed
-                    and _error_code(resp.body) == "invalid_token"
-                    and await auth.token_rejected(token)):
+                    and error_code(resp.body) == "invalid_token"
+                    and await self._bounded(state, request,
+                                            functools.partial(auth.token_rejected, token))):
                 # CONCEPTS: refresh once and retry on exactly invalid_token.
                 replayed = True
                 counters.refreshes += 1
@@ -393,7 +400,8 @@ class Pipeline:
                          state.method, resp.url, state.school_id)
                 await self._emit("refresh", state, request, status=401)
                 continue
-            error = error_for(request.method, request.url, status, resp.headers, resp.body)
+            error = error_for(request.method, request.url, status, resp.headers, resp.body,
+                              max_retry_after=self.config.max_retry_after)
             if isinstance(error, RateLimited):
                 pause = error.retry_after
                 log.warning("%s %s -> 429 school=%s attempt=%d: pausing the school %s",
@@ -402,3 +410,55 @@ class Pipeline:
                 if pause is not None and limiter is not None:
                     limiter.pause(key, pause)
             raise error
+
+    async def _acquire(self, state: _Call, request: Request, limiter: RateLimiter,
+                       key: BudgetKey) -> float:
+        """Wait for budget, at most what is left of the deadline unless the call
+        waits for budget; a budget that frees up later fails the call now."""
+        max_wait = None if state.wait_for_budget else state.left()
+        try:
+            return await limiter.acquire(key, max_wait=max_wait)
+        except BudgetUnavailable as exc:
+            retry_after = exc.retry_after
+        url = self._url(state, request)
+        name = BudgetExhausted.__name__
+        counters = self.stats.counters(key)
+        counters.errors[name] = counters.errors.get(name, 0) + 1
+        log.info("%s %s not sent: the budget of school=%s frees up in %.3fs, after the "
+                 "deadline (%.3fs left)", state.method, url, state.school_id, retry_after,
+                 max_wait or 0.0)
+        raise BudgetExhausted(method=state.method, url=url, retry_after=retry_after,
+                              left=max(0.0, max_wait or 0.0))
+
+    async def _bounded(self, state: _Call, request: Request,
+                       get: Callable[[], Awaitable[T]]) -> T:
+        """Await a token fetch (which may refresh) for at most what is left of the
+        deadline. A fetch still running then is left to finish in the background,
+        never cancelled: cancelling a refresh half way could lose the new token
+        the server already issued, and a later call may use what it saves."""
+        left = state.left()
+        if left is None:
+            return await get()
+        task = asyncio.ensure_future(get())
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), max(left, 0.0))
+        except asyncio.TimeoutError:
+            if task.done():
+                raise  # the provider itself raised TimeoutError
+        finally:
+            if not task.done():
+                self._background.add(task)
+                task.add_done_callback(self._background_done)
+        log.info("%s %s: no token within the deadline school=%s (the token fetch goes on "
+                 "in the background)", state.method, self._url(state, request), state.school_id)
+        raise RequestTimeout("no access token within the call's deadline (the token "
+                             "endpoint did not answer in time)", method=state.method,
+                             url=self._url(state, request), request_sent=False)
+
+    def _background_done(self, task: asyncio.Future[Any]) -> None:
+        self._background.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved: never "exception was never retrieved"
+        if exc is not None:
+            log.debug("a token fetch that outlived its call failed: %s", type(exc).__name__)

@@ -9,8 +9,11 @@ without a network and usable from any client.
 Facts from ``docs/CONCEPTS.md`` (OAuth grants, Hosts, Scopes):
 
 * all grants are ``POST {oauth host}/oauth/token`` with HTTP Basic
-  ``client_id:client_secret``, ``Accept: application/json``, and the grant
-  parameters in the query string;
+  ``client_id:client_secret`` and ``Accept: application/json``; the grant
+  parameters go in a form-encoded body by default (the official Ruby client
+  does this; the documentation shows the query string, which stays
+  selectable with ``params_in="query"``): a body never ends up in a proxy's
+  access log, in aiohttp's exception texts or in a URL anyone prints;
 * the OAuth host differs from the API host; the sandbox OAuth host is
   ``platform-sandbox`` (one source says ``sandbox``), so it can be overridden;
 * the browser half (authorisation URL, state, scopes) is in ``_authorize``.
@@ -31,7 +34,9 @@ from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import attrs
 import orjson
+from yarl import URL
 
+from .._core.config import is_loopback
 from .._core.errors import ConfigurationError, OAuthError, SchoolAuthRevoked
 from ._token import REDACTED, Token
 
@@ -40,9 +45,11 @@ __all__ = [
     "SANDBOX_OAUTH_BASE",
     "GrantType",
     "OAuthHosts",
+    "ParamsIn",
     "TokenRequest",
     "client_credentials_grant",
     "code_grant",
+    "grant_surely_unused",
     "read_token_response",
     "redact",
     "refresh_grant",
@@ -52,6 +59,8 @@ PRODUCTION_OAUTH_BASE = "https://platform.assembly.education"
 SANDBOX_OAUTH_BASE = "https://platform-sandbox.assembly.education"
 
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+#: Where the grant parameters travel: the form body (default) or the query string.
+ParamsIn = Literal["body", "query"]
 
 #: How much of an error body or description goes into an exception message.
 _EXCERPT = 200
@@ -100,6 +109,9 @@ def _normalise_base(url: str, what: str = "oauth_base") -> str:
         raise ConfigurationError(f"{what} must be an absolute http(s) URL, got {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError(f"{what} must not carry a query, fragment or credentials")
+    if parts.scheme == "http" and not is_loopback(URL(url)):
+        raise ConfigurationError(
+            f"{what} must use https (plain http only to a loopback host), got {url!r}")
     return url.rstrip("/")
 
 
@@ -164,14 +176,21 @@ def _freeze(mapping: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
 
+def _check_params_in(_inst: Any, _attr: Any, value: Any) -> None:
+    if value not in ("body", "query"):
+        raise ConfigurationError(f"grant parameters go in 'body' or 'query', not {value!r}")
+
+
 @attrs.frozen(kw_only=True, repr=False)
 class TokenRequest:
-    """A ready-to-send ``POST /oauth/token``: the HTTP layer sends exactly this.
+    """A ready-to-send ``POST /oauth/token``: the HTTP layer sends exactly this
+    (:attr:`target_url`, :attr:`headers`, :attr:`body`).
 
-    ``params`` go in the query string, as the API documents; there is no body.
-    ``secret_values`` lists every secret the request carries (client secret,
-    Basic credentials, code or refresh token) so that error texts and logs can
-    be passed through :func:`redact`. ``repr()`` shows none of them.
+    ``params`` travel as ``params_in`` says: a form-encoded body (default) or
+    the query string, as the API documents. ``secret_values`` lists every
+    secret the request carries (client secret, Basic credentials, code or
+    refresh token) so that error texts and logs can be passed through
+    :func:`redact`. ``repr()`` shows none of them.
     """
 
     method: str = "POST"
@@ -180,6 +199,29 @@ class TokenRequest:
     headers: Mapping[str, str] = attrs.field(converter=_freeze)
     params: Mapping[str, str] = attrs.field(converter=_freeze)
     secret_values: tuple[str, ...] = attrs.field(default=(), eq=False)
+    params_in: ParamsIn = attrs.field(default="body", validator=_check_params_in)
+
+    @property
+    def target_url(self) -> str:
+        """The URL to send to (with the parameters when they go in the query)."""
+        if self.params_in == "query":
+            return f"{self.url}?{urlencode(dict(self.params))}"
+        return self.url
+
+    @property
+    def body(self) -> bytes | None:
+        """The form-encoded parameters, or None when they go in the query."""
+        if self.params_in == "body":
+            return urlencode(dict(self.params)).encode("ascii")
+        return None
+
+    @property
+    def send_headers(self) -> dict[str, str]:
+        """The headers to send (plus the form Content-Type when there is a body)."""
+        headers = dict(self.headers)
+        if self.params_in == "body":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
 
     def redacted_headers(self) -> dict[str, str]:
         """The headers with credentials replaced by ``<redacted>`` (for logs)."""
@@ -192,14 +234,17 @@ class TokenRequest:
         return {k: (REDACTED if k in _SECRET_PARAMS else v) for k, v in self.params.items()}
 
     def redacted_url(self) -> str:
-        """URL plus query string, secrets redacted: safe for log lines and errors."""
+        """The URL sent to, secrets redacted: safe for log lines and errors
+        (with the query string only when the parameters travel in it)."""
+        if self.params_in == "body":
+            return self.url
         return f"{self.url}?{urlencode(self.redacted_params(), safe='<>')}"
 
     def __repr__(self) -> str:
         return (
             f"TokenRequest(method={self.method!r}, url={self.url!r}, "
             f"grant_type={self.grant_type!r}, headers={self.redacted_headers()!r}, "
-            f"params={self.redacted_params()!r})"
+            f"params={self.redacted_params()!r}, params_in={self.params_in!r})"
         )
 
     __str__ = __repr__
@@ -222,6 +267,7 @@ def code_grant(
     client_secret: str,
     code: str,
     redirect_uri: str,
+    params_in: ParamsIn = "body",
 ) -> TokenRequest:
     """Exchange the code from the redirect for a school token (``authorization_code``).
 
@@ -236,6 +282,7 @@ def code_grant(
         headers=headers,
         params={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
         secret_values=(*hidden, code),
+        params_in=params_in,
     )
 
 
@@ -245,6 +292,7 @@ def refresh_grant(
     client_id: str,
     client_secret: str,
     refresh_token: str,
+    params_in: ParamsIn = "body",
 ) -> TokenRequest:
     """Renew a school token (``refresh_token`` grant)."""
     headers, hidden = _client_auth(client_id, client_secret)
@@ -255,6 +303,7 @@ def refresh_grant(
         headers=headers,
         params={"grant_type": "refresh_token", "refresh_token": refresh_token},
         secret_values=(*hidden, refresh_token),
+        params_in=params_in,
     )
 
 
@@ -263,6 +312,7 @@ def client_credentials_grant(
     oauth_base: str | OAuthHosts,
     client_id: str,
     client_secret: str,
+    params_in: ParamsIn = "body",
 ) -> TokenRequest:
     """Get an app-level token (``client_credentials`` grant)."""
     headers, hidden = _client_auth(client_id, client_secret)
@@ -272,6 +322,7 @@ def client_credentials_grant(
         headers=headers,
         params={"grant_type": "client_credentials"},
         secret_values=hidden,
+        params_in=params_in,
     )
 
 
@@ -298,6 +349,29 @@ def _load_json(body: bytes) -> Any:
 
 
 _NOT_JSON = object()
+
+
+#: Statuses that a proxy or the platform answers before handling a grant.
+_UNUSED_GRANT_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def grant_surely_unused(status: int, headers: Mapping[str, str], body: bytes) -> bool:
+    """True when the token endpoint's answer shows the grant was surely not
+    used up, so sending it again is safe: 429 (refused before it was handled),
+    502/503/504 (a gateway or an unavailable service), or a 2xx/5xx answer whose
+    body is not JSON (an HTML page from a proxy: the token endpoint itself
+    always answers JSON).
+
+    A JSON 500, a 400/401 (``invalid_grant``...) or a timeout after the request
+    was sent may mean the platform handled the grant: never repeated.
+    (Assembly's refresh tokens are not rotated, CONCEPTS "OAuth grants", so
+    even a wrong guess here would cost one failed retry, not the school.)
+    """
+    if status in _UNUSED_GRANT_STATUSES:
+        return True
+    if not (200 <= status < 300 or 500 <= status < 600):
+        return False
+    return _load_json(body) is _NOT_JSON and bool(body.strip())
 
 
 def read_token_response(
