@@ -15,6 +15,7 @@ from ._core.errors import (
     AssemblyError,
     AuthError,
     BadRequest,
+    BudgetExhausted,
     ConfigurationError,
     ConnectionFailed,
     DecodeError,
@@ -28,8 +29,10 @@ from ._core.errors import (
     OAuthError,
     RateLimited,
     RequestTimeout,
+    ResponseTooLarge,
     SchoolAuthRevoked,
     ServerError,
+    StorageError,
     TokenUnavailable,
     TransportError,
     Unauthorized,
@@ -42,7 +45,7 @@ from ._core.paging import PageInfo
 from ._core.responses import Validators
 from ._core.version import __version__
 from ._http.events import Event, EventKind, Hooks, SchoolStats
-from ._http.ratelimit import RateLimiter, SlidingWindowLimiter
+from ._http.ratelimit import BudgetUnavailable, RateLimiter, SlidingWindowLimiter
 from ._http.retry import RetryPolicy, backoff, should_retry
 from ._http.tokens import StaticToken, TokenProvider
 from ._sync.engine import (
@@ -67,6 +70,8 @@ __all__ = [
     "AssemblyError",
     "AuthError",
     "BadRequest",
+    "BudgetExhausted",
+    "BudgetUnavailable",
     "CallOptions",
     "ConfigurationError",
     "ConnectionFailed",
@@ -94,6 +99,7 @@ __all__ = [
     "RateLimiter",
     "RequestTimeout",
     "ResourceResult",
+    "ResponseTooLarge",
     "RetryPolicy",
     "SQLiteSyncState",
     "SchoolAuthRevoked",
@@ -104,6 +110,7 @@ __all__ = [
     "SlidingWindowLimiter",
     "Snapshot",
     "StaticToken",
+    "StorageError",
     "SyncEngine",
     "SyncReport",
     "SyncState",

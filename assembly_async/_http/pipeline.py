@@ -46,22 +46,17 @@ import attrs
 from tenacity import AsyncRetrying, RetryCallState
 
 from .._core.config import DEFAULT, CallOptions, ClientConfig, Timeouts
-from .._core.errors import (
-    AssemblyError,
-    BudgetExhausted,
-    DecodeError,
-    RateLimited,
-    RequestTimeout,
-)
+from .._core.errors import AssemblyError, BudgetExhausted, RateLimited, RequestTimeout
 from .._core.redact import redact_url
 from .._core.requests import Request, check_token_destination
 from .._core.responses import error_for
 from . import retry as _retry
 from .checks import check_body_complete, check_content_type, error_code
+from .deadline import MISSED, CallState, Lingering, decode_safely
 from .events import Event, EventKind, Hooks, Stats
 from .ratelimit import BudgetKey, BudgetUnavailable, RateLimiter, budget_key
 from .retry import RetryPolicy
-from .tokens import TokenProvider
+from .tokens import TokenProvider, ready_token
 from .transport import Response, Transport
 
 __all__ = ["Pipeline", "check_body_complete", "check_content_type"]
@@ -75,52 +70,6 @@ FALLBACK_TIMEOUT = 60.0
 
 def _identity(resp: Response) -> Response:
     return resp
-
-
-def _decode(decode: Callable[[Response], T], resp: Response) -> T:
-    """Run the caller's decoding; anything but an AssemblyError becomes a
-    DecodeError naming only the exception's class (a RecursionError from deep
-    nesting, a ValueError from ``int("²")``...): its text may quote the data."""
-    try:
-        return decode(resp)
-    except AssemblyError:
-        raise
-    except Exception as exc:
-        failure = DecodeError(f"the answer could not be read ({type(exc).__name__})",
-                              url=resp.url)
-        log.debug("decoding %s raised %s", resp.url, type(exc).__name__)
-    raise failure  # outside the except block: nothing chained
-
-
-class _Call:
-    """State of one call across its attempts."""
-
-    __slots__ = ("allow_unsafe", "attempt", "deadline", "excluded", "history", "key",
-                 "max_attempts", "method", "school_id", "started", "url_text",
-                 "wait_for_budget")
-
-    def __init__(self, method: str, school_id: int | None, max_attempts: int,
-                 deadline: float | None, allow_unsafe: bool, wait_for_budget: bool) -> None:
-        self.method = method
-        self.school_id = school_id
-        self.max_attempts = max_attempts
-        self.deadline = deadline
-        self.allow_unsafe = allow_unsafe
-        self.wait_for_budget = wait_for_budget
-        self.attempt = 0
-        self.started = time.monotonic()
-        # Seconds waited for budget and 429 pauses, not charged to the deadline
-        # (only with wait_for_budget).
-        self.excluded = 0.0
-        self.history: list[BaseException] = []
-        self.url_text: str | None = None
-        self.key: BudgetKey | None = None
-
-    def used(self) -> float:
-        return time.monotonic() - self.started - self.excluded
-
-    def left(self) -> float | None:
-        return None if self.deadline is None else self.deadline - self.used()
 
 
 @attrs.define
@@ -140,15 +89,11 @@ class Pipeline:
     stats: Stats = attrs.Factory(Stats)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     #: Token fetches that outlived their call's deadline, left to finish.
-    _background: set[asyncio.Future[Any]] = attrs.field(factory=set, init=False)
+    lingering: Lingering = attrs.field(factory=Lingering, init=False)
 
     async def aclose(self) -> None:
         """Cancel token fetches still running for calls that gave up on them."""
-        pending, self._background = self._background, set()
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self.lingering.aclose()
 
     async def send(
         self,
@@ -195,7 +140,7 @@ class Pipeline:
                 allow_unsafe = options.retry_writes
             if options.wait_for_budget is not DEFAULT:
                 wait_for_budget = options.wait_for_budget
-        state = _Call(request.method, school_id, max_attempts, deadline, allow_unsafe,
+        state = CallState(request.method, school_id, max_attempts, deadline, allow_unsafe,
                       wait_for_budget)
         # Fast path: the first attempt runs without tenacity (most calls succeed).
         try:
@@ -211,7 +156,7 @@ class Pipeline:
 
     async def _retrying(
         self,
-        state: _Call,
+        state: CallState,
         first: list[BaseException],
         request: Request,
         decode: Callable[[Response], T],
@@ -270,7 +215,7 @@ class Pipeline:
             exc.attempts = state.attempt
             raise
 
-    async def _on_retry(self, state: _Call, request: Request, exc: BaseException | None,
+    async def _on_retry(self, state: CallState, request: Request, exc: BaseException | None,
                         delay: float) -> None:
         status = getattr(exc, "status", None)
         if state.key is not None:
@@ -281,19 +226,20 @@ class Pipeline:
                      state.school_id, state.attempt, state.max_attempts, delay)
         await self._emit("retry", state, request, status=status, wait=delay, error=exc)
 
-    def _url(self, state: _Call, request: Request) -> str:
+    def _url(self, state: CallState, request: Request) -> str:
         if state.url_text is None:
             state.url_text = redact_url(request.url)
         return state.url_text
 
-    async def _emit(self, kind: EventKind, state: _Call, request: Request, **fields: Any) -> None:
+    async def _emit(self, kind: EventKind, state: CallState, request: Request,
+                    **fields: Any) -> None:
         hooks = self.hooks
         if hooks is not None and hooks.wants(kind):
             await hooks.emit(Event(kind=kind, method=state.method, url=self._url(state, request),
                                    school_id=state.school_id, attempt=state.attempt,
                                    operation_id=request.operation_id, **fields))
 
-    def _timeouts(self, state: _Call, timeouts: Timeouts) -> Timeouts:
+    def _timeouts(self, state: CallState, timeouts: Timeouts) -> Timeouts:
         left = state.left()
         total = timeouts.total
         if left is not None:
@@ -306,7 +252,7 @@ class Pipeline:
 
     async def _attempt(
         self,
-        state: _Call,
+        state: CallState,
         request: Request,
         decode: Callable[[Response], T],
         auth: TokenProvider | None,
@@ -323,7 +269,7 @@ class Pipeline:
 
     async def _exchange(
         self,
-        state: _Call,
+        state: CallState,
         request: Request,
         decode: Callable[[Response], T],
         auth: TokenProvider | None,
@@ -336,7 +282,8 @@ class Pipeline:
             token = None
             if auth is not None:
                 check_token_destination(request.url, self.config.api_url)
-                token = await self._bounded(state, request, auth.access_token)
+                token = ready_token(auth) or await self._bounded(state, request,
+                                                                 auth.access_token)
                 headers = {**request.headers, "Authorization": f"Bearer {token}"}
             key = state.key = budget_key(state.school_id, token or "")
             counters = self.stats.counters(key)
@@ -385,10 +332,10 @@ class Pipeline:
             if 200 <= status < 300:
                 check_content_type(resp, request.method)
                 check_body_complete(resp)
-                return _decode(decode, resp)
+                return decode_safely(decode, resp)
             if status == 304 and accept_not_modified:
                 await self._emit("not_modified", state, request, status=304, elapsed=elapsed)
-                return _decode(decode, resp)
+                return decode_safely(decode, resp)
             if (status == 401 and auth is not None and token is not None and not replayed
                     and error_code(resp.body) == "invalid_token"
                     and await self._bounded(state, request,
@@ -411,7 +358,7 @@ class Pipeline:
                     limiter.pause(key, pause)
             raise error
 
-    async def _acquire(self, state: _Call, request: Request, limiter: RateLimiter,
+    async def _acquire(self, state: CallState, request: Request, limiter: RateLimiter,
                        key: BudgetKey) -> float:
         """Wait for budget, at most what is left of the deadline unless the call
         waits for budget; a budget that frees up later fails the call now."""
@@ -430,35 +377,17 @@ class Pipeline:
         raise BudgetExhausted(method=state.method, url=url, retry_after=retry_after,
                               left=max(0.0, max_wait or 0.0))
 
-    async def _bounded(self, state: _Call, request: Request,
+    async def _bounded(self, state: CallState, request: Request,
                        get: Callable[[], Awaitable[T]]) -> T:
         """Await a token fetch (which may refresh) for at most what is left of the
-        deadline. A fetch still running then is left to finish in the background,
-        never cancelled: cancelling a refresh half way could lose the new token
-        the server already issued, and a later call may use what it saves."""
-        left = state.left()
-        if left is None:
-            return await get()
-        task = asyncio.ensure_future(get())
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), max(left, 0.0))
-        except asyncio.TimeoutError:
-            if task.done():
-                raise  # the provider itself raised TimeoutError
-        finally:
-            if not task.done():
-                self._background.add(task)
-                task.add_done_callback(self._background_done)
+        deadline; one still running then finishes in the background (see
+        :class:`Lingering`) and the call fails with :class:`RequestTimeout`."""
+        result = await self.lingering.within(state.left(), get)
+        if result is not MISSED:
+            return result
+        url = self._url(state, request)
         log.info("%s %s: no token within the deadline school=%s (the token fetch goes on "
-                 "in the background)", state.method, self._url(state, request), state.school_id)
+                 "in the background)", state.method, url, state.school_id)
         raise RequestTimeout("no access token within the call's deadline (the token "
                              "endpoint did not answer in time)", method=state.method,
-                             url=self._url(state, request), request_sent=False)
-
-    def _background_done(self, task: asyncio.Future[Any]) -> None:
-        self._background.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()  # retrieved: never "exception was never retrieved"
-        if exc is not None:
-            log.debug("a token fetch that outlived its call failed: %s", type(exc).__name__)
+                             url=url, request_sent=False)

@@ -160,8 +160,12 @@ class AiohttpTransport:
         """The body, read in chunks after decompression, at most ``max_body`` bytes."""
         limit = self.max_body
         declared = resp.content_length
-        if declared is not None and declared > limit and not headers.get("content-encoding"):
-            raise ResponseTooLarge(method=method, url=url, status=resp.status, limit=limit)
+        if (declared is not None and not headers.get("content-encoding")
+                and not headers.get("transfer-encoding")):
+            if declared > limit:
+                raise ResponseTooLarge(method=method, url=url, status=resp.status, limit=limit)
+            # A plain body of a known length within the limit: aiohttp reads exactly that much.
+            return await resp.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(READ_CHUNK):

@@ -23,8 +23,6 @@ from ._oauth import (
     TokenRequest,
     client_credentials_grant,
     code_grant,
-    grant_surely_unused,
-    read_token_response,
     redact,
     refresh_grant,
 )
@@ -38,6 +36,7 @@ from ._stores import (
     school_key,
 )
 from ._token import REDACTED, Token, TokenLevel
+from ._token_response import grant_surely_unused, read_token_response
 
 __all__ = [
     "APP_KEY",

@@ -249,6 +249,15 @@ class SchoolTokenManager:
             token = await self._refresh(token)
         return token.access_token
 
+    def ready_token(self) -> str | None:
+        """The token :meth:`access_token` would return now without I/O, or None
+        (not loaded yet, unusable, or due for a refresh): the pipeline's fast path."""
+        token = self._current
+        if token is None or not token.usable or token.expires_within(self._leeway,
+                                                                       self._clock()):
+            return None
+        return token.access_token
+
     async def token_rejected(self, token: str) -> bool:
         current = await self.current()
         if current.access_token != token:
@@ -334,6 +343,11 @@ class AppTokenManager:
         if token is None or token.is_expired():
             token = await self._fetch(None)
         return token.access_token
+
+    def ready_token(self) -> str | None:
+        """The cached app token when it is still valid (the pipeline's fast path)."""
+        token = self._current
+        return None if token is None or token.is_expired() else token.access_token
 
     async def token_rejected(self, token: str) -> bool:
         await self._fetch(token)
