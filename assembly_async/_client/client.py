@@ -31,6 +31,11 @@ from .session import AppSession, SchoolSession
 
 __all__ = ["AssemblyClient"]
 
+#: Grants (refreshes included) get at least this long, whatever the calls'
+#: deadline: a refresh that a short call gave up waiting for goes on in the
+#: background and serves the next call.
+GRANT_DEADLINE = 60.0
+
 
 class AssemblyClient:
     """Entry point of the SDK: one per process (or per web app), long-lived.
@@ -155,7 +160,8 @@ class AssemblyClient:
             OAuthClient(transport=self._transport, oauth_url=self.config.oauth_url,
                         client_id=client_id, client_secret=client_secret,
                         timeouts=self.config.timeouts, grant_params=grant_params,
-                        max_attempts=policy.max_attempts, deadline=policy.deadline,
+                        max_attempts=policy.max_attempts,
+                        deadline=None if deadline is None else max(deadline, GRANT_DEADLINE),
                         max_retry_after=self.config.max_retry_after)
             if client_id is not None and client_secret is not None else None
         )

@@ -40,7 +40,7 @@ MISSED: Final = _Missed.MISSED
 class CallState:
     """State of one call across its attempts."""
 
-    __slots__ = ("allow_unsafe", "attempt", "deadline", "excluded", "history", "key",
+    __slots__ = ("allow_unsafe", "attempt", "deadline", "excluded", "final", "history", "key",
                  "max_attempts", "method", "school_id", "started", "url_text",
                  "wait_for_budget")
 
@@ -58,6 +58,9 @@ class CallState:
         # (only with wait_for_budget).
         self.excluded = 0.0
         self.history: list[BaseException] = []
+        #: An error never retried by the call: one from the token provider (the
+        #: OAuth client retried what it safely could; again would resend a grant).
+        self.final: BaseException | None = None
         self.url_text: str | None = None
         self.key: BudgetKey | None = None
 
@@ -90,13 +93,14 @@ class Lingering:
         try:
             return await asyncio.wait_for(asyncio.shield(task), max(seconds, 0.0))
         except asyncio.TimeoutError:
-            if task.done():
-                raise  # get() itself raised TimeoutError
+            if not task.done():
+                return MISSED
         finally:
             if not task.done():  # timed out, or the caller was cancelled
                 self._tasks.add(task)
                 task.add_done_callback(self._done)
-        return MISSED
+        # get() finished as the time ran out, or itself raised TimeoutError.
+        return task.result()
 
     def _done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)

@@ -147,8 +147,8 @@ class Pipeline:
             return await self._attempt(state, request, decode, auth, timeouts,
                                        accept_not_modified)
         except AssemblyError as exc:
-            if not _retry.should_retry(exc, 1, state.method, state.allow_unsafe,
-                                       max_attempts=state.max_attempts):
+            if exc is state.final or not _retry.should_retry(
+                    exc, 1, state.method, state.allow_unsafe, max_attempts=state.max_attempts):
                 raise
             first: list[BaseException] = [exc]
         return await self._retrying(state, first, request, decode, auth, timeouts,
@@ -174,7 +174,7 @@ class Pipeline:
 
         def retry(rs: RetryCallState) -> bool:
             exc = rs.outcome.exception() if rs.outcome is not None else None
-            return exc is not None and _retry.should_retry(
+            return exc is not None and exc is not state.final and _retry.should_retry(
                 exc, rs.attempt_number, state.method, state.allow_unsafe,
                 max_attempts=state.max_attempts)
 
@@ -382,12 +382,17 @@ class Pipeline:
         """Await a token fetch (which may refresh) for at most what is left of the
         deadline; one still running then finishes in the background (see
         :class:`Lingering`) and the call fails with :class:`RequestTimeout`."""
-        result = await self.lingering.within(state.left(), get)
+        try:
+            result = await self.lingering.within(state.left(), get)
+        except AssemblyError as exc:
+            state.final = exc
+            raise
         if result is not MISSED:
             return result
         url = self._url(state, request)
         log.info("%s %s: no token within the deadline school=%s (the token fetch goes on "
                  "in the background)", state.method, url, state.school_id)
-        raise RequestTimeout("no access token within the call's deadline (the token "
-                             "endpoint did not answer in time)", method=state.method,
-                             url=url, request_sent=False)
+        error = state.final = RequestTimeout(
+            "no access token within the call's deadline (the token endpoint did not answer "
+            "in time)", method=state.method, url=url, request_sent=False)
+        raise error
