@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from _hostile import HostileServer, Reply, gzip_bomb
 
 import assembly_async as aa
 from assembly_async._http import retry as _retry
 from assembly_async.auth import Token
-
-from _hostile import HostileServer, Reply, gzip_bomb
 
 LIMIT = 256 * 1024
 TOKEN = "tok-SECRET-body"

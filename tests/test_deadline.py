@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 import pytest
+from _hostile import HostileServer, Reply
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,8 +25,6 @@ from assembly_async._core.responses import retry_after_seconds
 from assembly_async._http import retry as _retry
 from assembly_async._http.ratelimit import BudgetUnavailable, SlidingWindowLimiter
 from assembly_async.auth import Token, school_key
-
-from _hostile import HostileServer, Reply
 
 SCHOOL = {"object": "school", "name": "Loopback High", "urn": "100001"}
 TOKEN = "tok-SECRET-deadline"
@@ -317,8 +316,8 @@ async def test_a_refresh_that_outlives_its_call_serves_the_next_one(
 async def test_ready_token_skips_the_bounded_path() -> None:
     assert aa.StaticToken("x").ready_token() == "x"
     token = attrs.evolve(expired_token(), expires_at=time.time() + 3600)
-    from assembly_async.auth._managers import SchoolTokenManager
     from assembly_async.auth import MemoryTokenStore
+    from assembly_async.auth._managers import SchoolTokenManager
 
     manager = SchoolTokenManager(school_id=1, store=MemoryTokenStore(), oauth=None)
     assert manager.ready_token() is None  # not loaded yet: the bounded path loads it
