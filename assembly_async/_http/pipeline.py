@@ -351,9 +351,13 @@ class Pipeline:
                               max_retry_after=self.config.max_retry_after)
             if isinstance(error, RateLimited):
                 pause = error.retry_after
-                log.warning("%s %s -> 429 school=%s attempt=%d: pausing the school %s",
-                            state.method, resp.url, state.school_id, state.attempt,
-                            f"{pause:g}s" if pause is not None else "(no period given)")
+                if pause is None:
+                    log.warning("%s %s -> 429 school=%s attempt=%d: no usable period (none, "
+                                "or not a finite number): backing off", state.method, resp.url,
+                                state.school_id, state.attempt)
+                else:
+                    log.warning("%s %s -> 429 school=%s attempt=%d: pausing the school %gs",
+                                state.method, resp.url, state.school_id, state.attempt, pause)
                 if pause is not None and limiter is not None:
                     limiter.pause(key, pause)
             raise error
