@@ -6,9 +6,10 @@ The public surface is re-exported here; every other module is private.
 from __future__ import annotations
 
 from ._client.client import AssemblyClient
-from ._client.delta import CHANGE_OPERATIONS, Delta, Snapshot
+from ._client.delta import CHANGE_OPERATIONS, Delta
 from ._client.pagination import DEFAULT_CONCURRENCY, Page, Paginator
 from ._client.session import AppSession, SchoolSession
+from ._client.snapshot import Snapshot
 from ._client.syncstate import MemorySyncState, SyncState, sync_key
 from ._core.config import DEFAULT, CallOptions, Timeouts
 from ._core.errors import (
@@ -27,6 +28,7 @@ from ._core.errors import (
     NotFound,
     NotModified,
     OAuthError,
+    PagingError,
     RateLimited,
     RequestTimeout,
     ResponseTooLarge,
@@ -44,6 +46,7 @@ from ._core.errors import (
 from ._core.paging import PageInfo
 from ._core.responses import Validators
 from ._core.version import __version__
+from ._core.walk import WalkSummary
 from ._http.events import Event, EventKind, Hooks, SchoolStats
 from ._http.ratelimit import BudgetUnavailable, RateLimiter, SlidingWindowLimiter
 from ._http.retry import RetryPolicy, backoff, should_retry
@@ -93,6 +96,7 @@ __all__ = [
     "Page",
     "PageInfo",
     "Paginator",
+    "PagingError",
     "ProgressCallback",
     "ProgressEvent",
     "RateLimited",
@@ -124,6 +128,7 @@ __all__ = [
     "UnprocessableEntity",
     "UnsupportedVersion",
     "Validators",
+    "WalkSummary",
     "__version__",
     "backoff",
     "make_converter",

@@ -8,6 +8,8 @@ Every error the SDK raises derives from :class:`AssemblyError`::
     │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
     ├── ResponseTooLarge            a body over the client's ``max_body`` (after decompression)
     ├── StorageError                a local file (token store, sink, sync state) is unusable
+    ├── PagingError                 a list walk whose paging evidence does not add up
+    │                               (short, endless or repeating): never a silent truncation
     ├── TransportError              the request did not complete
     │   ├── ConnectionFailed        connect refused/reset, DNS, TLS, body cut short
     │   └── RequestTimeout          no (complete) answer within the timeout
@@ -61,6 +63,7 @@ __all__ = [
     "NotFound",
     "NotModified",
     "OAuthError",
+    "PagingError",
     "RateLimited",
     "RequestTimeout",
     "ResponseTooLarge",
@@ -102,6 +105,11 @@ class DecodeError(AssemblyError):
     ``schema`` is the model name, ``path`` the field path inside the record
     (``$.demographics.is_pp``), ``record_id`` the ``id`` of the offending
     record when it has one, and ``url`` where the body came from.
+
+    ``transient`` says whether fetching the body again may help: True for a
+    body cut short, malformed JSON or a proxy's HTML page (retried on reads),
+    False for well-formed JSON holding a wrong or impossible value (the same
+    data comes back every time, so it is never retried).
     """
 
     def __init__(
@@ -113,12 +121,14 @@ class DecodeError(AssemblyError):
         record_id: Any = None,
         index: int | None = None,
         url: str | None = None,
+        transient: bool = True,
     ) -> None:
         self.schema = schema
         self.path = path
         self.record_id = record_id
         self.index = index
         self.url = url
+        self.transient = transient
         where = []
         if schema:
             where.append(f"schema {schema}")
@@ -176,6 +186,31 @@ class StorageError(AssemblyError):
     def __init__(self, message: str, *, path: str) -> None:
         self.path = path
         super().__init__(message)
+class PagingError(AssemblyError):
+    """A list walk whose paging evidence does not add up, so its records cannot be
+    trusted to be the whole list: fewer distinct records than the server's stated
+    total, a page that repeats earlier records, or more pages than the first page
+    announced (with slack for a list growing during the walk).
+
+    ``url`` is the (redacted) URL of the page where the walk stopped, ``page``
+    its number, ``reason`` what did not add up, and ``figures`` the evidence:
+    ``total``, ``total_pages``, ``per_page`` (the page size the server used),
+    ``asked_per_page``, ``received`` (distinct records), ``duplicates``,
+    ``pages`` and ``page_bound``. Records received before the error were
+    handed out; nothing may be removed on the strength of such a walk.
+    """
+
+    def __init__(self, reason: str, *, url: str | None, page: int | None,
+                 figures: Mapping[str, Any] | None = None) -> None:
+        self.reason = reason
+        self.url = url
+        self.page = page
+        self.figures: dict[str, Any] = dict(figures or {})
+        shown = ", ".join(f"{k}={v}" for k, v in self.figures.items() if v is not None)
+        where = f"page {page}" if page is not None else "the walk"
+        if url:
+            where += f" of {url}"
+        super().__init__(f"{reason} ({where}{'; ' + shown if shown else ''})")
 
 
 class TransportError(AssemblyError):

@@ -13,7 +13,9 @@ What is retried:
 
 * GET (and HEAD/OPTIONS): connection errors, timeouts, 500/502/503/504 (an HTML
   502 from a proxy included), 429, and a 2xx body that is cut short or not JSON
-  (:class:`DecodeError` / :class:`UnexpectedContentType`: a proxy hiccup).
+  (:class:`DecodeError` / :class:`UnexpectedContentType`: a proxy hiccup). A
+  :class:`DecodeError` that is not ``transient`` (well-formed JSON holding a
+  wrong or impossible value) is not retried: the same page would come back.
 * POST/PATCH/PUT/DELETE: only a transport error with ``request_sent=False``
   (the connection was never established, so the server cannot have seen the
   request) and a 429 (the API refuses the request before handling it), unless
@@ -88,8 +90,9 @@ def should_retry(
         return safe and isinstance(error, ServerError) and error.status in RETRY_STATUSES
     if isinstance(error, DecodeError):
         # A truncated body or a proxy's HTML page on a 2xx: the server did answer,
-        # so a write may have been applied; only reads are repeated.
-        return safe
+        # so a write may have been applied; only reads are repeated. A wrong value
+        # in well-formed JSON cannot heal: fetching it again returns the same data.
+        return safe and error.transient
     return False
 
 

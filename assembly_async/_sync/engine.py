@@ -19,7 +19,10 @@ spends one school's budget on another.)
 Each job is one incremental ``school.changes(resource, state=state)`` delta:
 the records of every page go to ``sink.write`` as they arrive, leavers to
 ``sink.remove``, and the delta commits its watermark only when the job
-finished cleanly, after the sink accepted everything. A failed, revoked or
+finished cleanly, after the sink accepted everything. A full sync into an
+:class:`IdLister` sink also removes what the API no longer lists, but only
+after a walk proven complete; otherwise the job fails with a
+:class:`PagingError` and removes nothing. A failed, revoked or
 cancelled job therefore never moves the watermark: the next run fetches the
 same changes again (sinks upsert, so that is harmless).
 
@@ -294,10 +297,8 @@ class _Run:
                     res.requests = delta.requests
                     await self.emit(sid, res)
                 left = list(delta.left_ids or ())
-                if (lister is not None and seen is not None and not delta.shifted
-                        and not delta.not_modified):
-                    # Not after a shifted walk: a record it skipped would look gone.
-                    left.extend(await lister.ids(resource, sid) - seen)
+                if lister is not None and seen is not None and not delta.not_modified:
+                    left.extend(await _unlisted(delta, lister, resource, sid, seen))
                 if left:
                     await engine.sink.remove(sid, resource, left)
                     res.removals += len(left)
@@ -348,6 +349,20 @@ class _Run:
                 raise
             except Exception:
                 _log.exception("could not record the sync run of school %s", sid)
+
+
+async def _unlisted(delta: Any, lister: IdLister, resource: str, sid: int,
+                    seen: set[Any]) -> set[Any]:
+    """What a full sync may remove: the stored ids its walk did not list, and only
+    when that walk is proven complete (``Delta.proven``). Otherwise, if anything
+    would go, raise the delta's :class:`PagingError`: the job fails, reports why,
+    removes nothing and commits no watermark (a misread walk, a shifted list, a
+    server that states no total never empties a sink)."""
+    gone = await lister.ids(resource, sid) - seen
+    error = delta.removal_error(len(gone))
+    if error is not None:
+        raise error
+    return gone
 
 
 async def sync_many(
