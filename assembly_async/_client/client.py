@@ -78,7 +78,10 @@ class AssemblyClient:
     ``wait_for_budget=True`` (per client, or per call with
     ``CallOptions(wait_for_budget=True)``) waits for budget and 429 pauses
     however long they take, outside the deadline: what a batch job wants, and
-    what :class:`SyncEngine` asks for its jobs.
+    what :class:`SyncEngine` asks for its jobs. A token refresh a call gave up
+    waiting for is not cancelled: it goes on (grants get at least 60 s, with
+    retries of failures that surely did not use the grant) and serves the next
+    call.
 
     Response bodies are capped at ``max_body`` bytes after decompression (64
     MiB by default; :class:`ResponseTooLarge` above). Grant parameters (code,
