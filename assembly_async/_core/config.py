@@ -8,6 +8,7 @@ validated values.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import math
 from typing import Final, Literal
@@ -79,7 +80,13 @@ def is_loopback(url: URL) -> bool:
     Decided by parsing the host, never by its prefix: ``127.attacker.example``
     is a name anyone can register, not a loopback address.
     """
-    host = (url.host or "").lower().strip("[]")
+    return _loopback_host((url.host or "").lower())
+
+
+@functools.lru_cache(maxsize=256)
+def _loopback_host(host: str) -> bool:
+    """Cached: the pipeline checks every request's host, and parsing an IP costs."""
+    host = host.strip("[]")
     if host == "localhost":
         return True
     try:
