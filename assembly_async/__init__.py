@@ -16,6 +16,7 @@ from ._core.errors import (
     AssemblyError,
     AuthError,
     BadRequest,
+    BudgetExhausted,
     ConfigurationError,
     ConnectionFailed,
     DecodeError,
@@ -31,8 +32,10 @@ from ._core.errors import (
     RateLimited,
     RefreshInterrupted,
     RequestTimeout,
+    ResponseTooLarge,
     SchoolAuthRevoked,
     ServerError,
+    StorageError,
     StoreError,
     TokenUnavailable,
     TransportError,
@@ -47,7 +50,7 @@ from ._core.responses import Validators
 from ._core.version import __version__
 from ._core.walk import WalkSummary
 from ._http.events import Event, EventKind, Hooks, SchoolStats
-from ._http.ratelimit import RateLimiter, SlidingWindowLimiter
+from ._http.ratelimit import BudgetUnavailable, RateLimiter, SlidingWindowLimiter
 from ._http.retry import RetryPolicy, backoff, should_retry
 from ._http.tokens import StaticToken, TokenProvider
 from ._sync.engine import (
@@ -72,6 +75,8 @@ __all__ = [
     "AssemblyError",
     "AuthError",
     "BadRequest",
+    "BudgetExhausted",
+    "BudgetUnavailable",
     "CallOptions",
     "ConfigurationError",
     "ConnectionFailed",
@@ -101,6 +106,7 @@ __all__ = [
     "RefreshInterrupted",
     "RequestTimeout",
     "ResourceResult",
+    "ResponseTooLarge",
     "RetryPolicy",
     "SQLiteSyncState",
     "SchoolAuthRevoked",
@@ -111,6 +117,7 @@ __all__ = [
     "SlidingWindowLimiter",
     "Snapshot",
     "StaticToken",
+    "StorageError",
     "StoreError",
     "SyncEngine",
     "SyncReport",

@@ -24,10 +24,10 @@ from ._oauth import (
     SANDBOX_OAUTH_BASE,
     GrantType,
     OAuthHosts,
+    ParamsIn,
     TokenRequest,
     client_credentials_grant,
     code_grant,
-    read_token_response,
     redact,
     refresh_grant,
 )
@@ -42,6 +42,7 @@ from ._stores import (
     school_key,
 )
 from ._token import REDACTED, Token, TokenLevel
+from ._token_response import grant_surely_unused, read_token_response
 
 __all__ = [
     "APP_KEY",
@@ -55,6 +56,7 @@ __all__ = [
     "MemoryTokenStore",
     "OAuthHosts",
     "OnSet",
+    "ParamsIn",
     "SQLiteTokenStore",
     "Scope",
     "ScopeLike",
@@ -67,6 +69,7 @@ __all__ = [
     "check_state",
     "client_credentials_grant",
     "code_grant",
+    "grant_surely_unused",
     "leasing",
     "make_state",
     "parse_callback",

@@ -6,7 +6,11 @@ Security: the file holds live access and refresh tokens in clear text (any
 store that can refresh without a person must). It is created with mode 0600
 (owner read/write only), and SQLite gives its ``-wal``/``-shm`` side files the
 same mode. Keep it on a private path, out of backups you do not trust, and do
-not loosen its permissions. An existing file's mode is left as it is.
+not loosen its permissions. An existing file's mode is left as it is (a
+warning is logged when other users may read it). aiosqlite's DEBUG log lines
+show statements without their parameters (see :mod:`assembly_async._core.storage`),
+so the token JSON never reaches a log. A corrupted or foreign file raises
+:class:`StorageError` naming it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import attrs
 import orjson
 
 from .._core.errors import ConfigurationError, DecodeError, TokenUnavailable
-from .._core.storage import connect
+from .._core.storage import connect, sqlite_errors
 from ._leases import Lease, TokenRecord
 from ._stores import same_token
 from ._token import Token
@@ -125,10 +129,8 @@ class SQLiteTokenStore:
         """Create the file (mode 0600) and table if needed, and connect. Idempotent."""
         if self._db is not None:
             return self
-        if isinstance(self.path, Path):
-            _create_private(self.path)
         db = await connect(self.path, statements=[_SCHEMA, _REFRESH_SCHEMA],
-                           busy_timeout=self.busy_timeout)
+                           busy_timeout=self.busy_timeout, what="token store")
         try:
             await db.execute("SELECT value FROM json_each('[]')")
         except Exception:  # sqlite3.OperationalError: no JSON1 in this build
@@ -165,7 +167,8 @@ class SQLiteTokenStore:
         """The token under ``key``; :class:`TokenUnavailable` if its row is unreadable."""
         db = self._conn()
         async with self._lock:
-            row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
+            with sqlite_errors(self.path, "reading the token store"):
+                row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
         if row is None:
             return None
         try:
@@ -183,13 +186,14 @@ class SQLiteTokenStore:
         """One ``BEGIN IMMEDIATE`` transaction, rolled back on any error."""
         db = self._conn()
         async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                await db.execute("COMMIT")
-            except BaseException:
-                await _rollback(db)
-                raise
+            with sqlite_errors(self.path, "writing the token store"):
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    await db.execute("COMMIT")
+                except BaseException:
+                    await _rollback(db)
+                    raise
 
     async def _write(self, db: aiosqlite.Connection, key: str, token: Token,
                      *, keep_pending: bool = False) -> None:
@@ -224,7 +228,7 @@ class SQLiteTokenStore:
     async def keys(self) -> list[str]:
         """All keys, sorted."""
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "reading the token store"):
             rows = await db.execute_fetchall("SELECT key FROM tokens ORDER BY key")
         return [row[0] for row in rows]
 
@@ -239,7 +243,7 @@ class SQLiteTokenStore:
             return {}
         db = self._conn()
         rows: list[Any] = []
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "reading the token store"):
             if self._json1:
                 rows.extend(
                     await db.execute_fetchall(
@@ -271,7 +275,7 @@ class SQLiteTokenStore:
         """The token with its version and pending mark; :class:`TokenUnavailable`
         if its row is unreadable."""
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "reading the token store"):
             row = await _fetchone(db, _READ, (key,))
         if row is None:
             return None
@@ -322,7 +326,7 @@ class SQLiteTokenStore:
     async def release_lease(self, key: str, owner: str) -> None:
         """Drop the lease if ``owner`` holds it."""
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "writing the token store"):
             await db.execute(
                 "UPDATE token_refresh SET lease_owner = NULL, lease_until = NULL"
                 " WHERE key = ? AND lease_owner = ?", (key, owner))
@@ -350,20 +354,3 @@ def _load_or_none(key: str, row: Any) -> Token | None:
     except DecodeError as exc:
         _log.warning("stored token %r is unreadable: %s", key, exc)
         return None
-
-
-def _create_private(path: Path) -> None:
-    """Create ``path`` with mode 0600 unless it exists (SQLite would use the umask)."""
-    if not path.parent.exists():
-        raise ConfigurationError(f"directory {str(path.parent)!r} does not exist")
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        if os.name == "posix" and path.stat().st_mode & 0o077:
-            _log.warning(
-                "token store %s is readable by other users (mode %o); it holds secrets",
-                path,
-                path.stat().st_mode & 0o777,
-            )
-        return
-    os.close(fd)
