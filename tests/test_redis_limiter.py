@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis_server import RedisServer
 
-from assembly_async import RateLimiter, StoreError
+from assembly_async import RateLimiter, StorageError
 from assembly_async._core.errors import ConfigurationError
 from assembly_async.redis import RedisRateLimiter
 
@@ -157,7 +158,7 @@ def test_bad_settings() -> None:
 
 async def test_redis_down_is_a_store_error(tmp_path: Path) -> None:
     lim = RedisRateLimiter(f"unix://{tmp_path}/nobody.sock")
-    with pytest.raises(StoreError):
+    with pytest.raises(StorageError):
         await lim.acquire(1)
     await lim.close()
 
@@ -205,14 +206,14 @@ async def test_one_round_trip_serves_many_waiters(redis_client: Redis,
 
 async def test_a_bounded_acquire_gives_up_without_taking_a_slot(redis_client: Redis,
                                                                 redis_prefix: str) -> None:
-    from assembly_async.redis._limiter import BudgetUnavailable
+    from assembly_async._http.ratelimit import BudgetUnavailable
 
     lim = limiter(redis_client, redis_prefix, limit=2, window=60)
     await lim.acquire(11)
     await lim.acquire(11)
     with pytest.raises(BudgetUnavailable) as info:
         await lim.acquire(11, max_wait=0.5)  # the fast path knows at once
-    assert 0 < info.value.retry_after <= 60  # type: ignore[attr-defined]
+    assert 0 < info.value.retry_after <= 60
     queued = await asyncio.gather(*(lim.acquire(11, max_wait=1.0) for _ in range(5)),
                                   return_exceptions=True)
     assert all(isinstance(e, BudgetUnavailable) for e in queued)
@@ -230,3 +231,22 @@ async def test_a_bounded_acquire_waits_when_the_slot_comes_in_time(redis_client:
                                                    for _ in range(2))), 30)
     assert len(waited) == len(more) == 2 and max(more) > 0
     await lim.close()
+
+
+async def test_a_call_past_its_deadline_fails_fast_on_a_spent_redis_budget(
+    fake_assembly: Any, redis_server: RedisServer, redis_prefix: str,
+) -> None:
+    import assembly_async as aa
+
+    async with RedisRateLimiter(redis_server.url, limit=2, window=60,
+                                prefix=redis_prefix) as lim, \
+            aa.AssemblyClient(api_url=str(fake_assembly.api_url), rate_limiter=lim,
+                              deadline=5) as client:
+        school = client.school(access_token=fake_assembly.school_token(1).access_token)
+        await school.details.get()
+        await school.details.get()
+        sent = len(fake_assembly.stats.log)
+        with pytest.raises(aa.BudgetExhausted) as info:
+            await school.details.get()  # the budget frees up in ~60 s, past the deadline
+        assert info.value.retry_after is not None and info.value.retry_after > 5
+        assert len(fake_assembly.stats.log) == sent  # nothing was sent

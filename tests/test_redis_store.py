@@ -193,12 +193,12 @@ async def test_redis_failures_are_store_errors(tmp_path: Path) -> None:
     store = RedisTokenStore(url)
     state = RedisSyncState(url)
     try:
-        with pytest.raises(aa.StoreError) as info:
+        with pytest.raises(aa.StorageError) as info:
             await store.open()
         assert isinstance(info.value, aa.AssemblyError)
         for call in (store.get("school:1"), store.set("school:1", token(1)), store.keys(),
                      store.try_lease("school:1", "w", 1), state.get("1/x/{}")):
-            with pytest.raises(aa.StoreError):
+            with pytest.raises(aa.StorageError):
                 await call
     finally:
         await store.close()
@@ -215,3 +215,14 @@ async def test_wait_for_replicas(redis_client: Redis, redis_prefix: str,
     assert token(1).access_token not in caplog.text
     with pytest.raises(ConfigurationError):
         RedisTokenStore(redis_client, wait_replicas=-1)
+
+
+async def test_a_storage_error_names_the_server_never_the_password(tmp_path: Path) -> None:
+    store = RedisTokenStore("redis://:hunter2@127.0.0.1:1/3")  # nothing listens on port 1
+    try:
+        with pytest.raises(aa.StorageError) as info:
+            await store.get("school:1")
+    finally:
+        await store.close()
+    assert info.value.path == "redis://127.0.0.1:1/3"
+    assert "hunter2" not in str(info.value) and "hunter2" not in repr(vars(info.value))

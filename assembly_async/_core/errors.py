@@ -4,11 +4,11 @@ Every error the SDK raises derives from :class:`AssemblyError`::
 
     AssemblyError
     ├── ConfigurationError          bad arguments, caught before any request
-    ├── StoreError                  a shared store (Redis) failed or is unreachable
     ├── DecodeError                 a response body that does not fit its schema
     │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
     ├── ResponseTooLarge            a body over the client's ``max_body`` (after decompression)
-    ├── StorageError                a local file (token store, sink, sync state) is unusable
+    ├── StorageError                a local file (token store, sink, sync state) or the
+    │                               Redis server holding shared state is unusable
     ├── PagingError                 a list walk whose paging evidence does not add up
     │                               (short, endless or repeating): never a silent truncation
     ├── TransportError              the request did not complete
@@ -74,7 +74,6 @@ __all__ = [
     "SchoolAuthRevoked",
     "ServerError",
     "StorageError",
-    "StoreError",
     "TokenUnavailable",
     "TransportError",
     "Unauthorized",
@@ -102,12 +101,6 @@ class AssemblyError(Exception):
 
 class ConfigurationError(AssemblyError, ValueError):
     """Invalid arguments or configuration, detected before any request is sent."""
-
-
-class StoreError(AssemblyError):
-    """A shared store (the Redis token store, rate limiter or sync state) failed:
-    unreachable, refused the login, timed out. The original error is the
-    ``__cause__``; nothing was written unless the store says otherwise."""
 
 
 class DecodeError(AssemblyError):
@@ -188,7 +181,10 @@ class ResponseTooLarge(AssemblyError):
 
 class StorageError(AssemblyError):
     """A local file of the SDK (token store, SQLite sink, sync state, JSON Lines
-    file) could not be opened, read or written; ``path`` names it.
+    file) could not be opened, read or written; ``path`` names it. The Redis
+    stores (``assembly_async.redis``) raise it too when Redis fails or cannot
+    be reached: ``path`` is then the server's address (never its password) and
+    the redis-py error is the ``__cause__``.
 
     A corrupted or foreign file ("file is not a database") is reported here,
     naming the file, instead of as a raw ``sqlite3`` error.

@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from .._core.errors import ConfigurationError, StoreError
+from .._core.errors import ConfigurationError, StorageError
 
-__all__ = ["DEFAULT_PREFIX", "RedisConnection", "RedisLike", "redis_errors", "text"]
+__all__ = ["DEFAULT_PREFIX", "RedisConnection", "RedisLike", "redis_errors", "storage_error",
+           "text"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,18 +40,39 @@ def text(value: Any) -> str | None:
     return str(value)
 
 
+def storage_error(exc: RedisError, address: str) -> StorageError:
+    """redis-py's ``exc`` as the SDK's :class:`StorageError` (the server's
+    address as ``path``, never a password)."""
+    error = StorageError(f"Redis at {address}: {type(exc).__name__}: {exc}", path=address)
+    error.__cause__ = exc
+    return error
+
+
 def redis_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Raise redis-py's errors as :class:`StoreError` (only ``AssemblyError``
-    leaves the SDK); the original stays the ``__cause__``."""
+    """Raise redis-py's errors as :class:`StorageError` (only ``AssemblyError``
+    leaves the SDK); the original stays the ``__cause__``. For methods of
+    objects that keep their :class:`RedisConnection` as ``_conn`` (or are one)."""
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
         except RedisError as exc:
-            raise StoreError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            owner = args[0] if args else None
+            conn = owner if isinstance(owner, RedisConnection) else getattr(owner, "_conn", None)
+            address = conn.address if isinstance(conn, RedisConnection) else "redis"
+            raise storage_error(exc, address) from exc
 
     return wrapper
+
+
+def _address(client: Redis) -> str:
+    """Where ``client`` connects, as a URL without credentials."""
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}"
+    host, port, db = kwargs.get("host", "localhost"), kwargs.get("port", 6379), kwargs.get("db", 0)
+    return f"redis://{host}:{port}/{db}"
 
 
 def _glob_escape(value: str) -> str:
@@ -77,6 +99,8 @@ class RedisConnection:
             raise ConfigurationError(
                 f"expected a Redis URL or a redis.asyncio.Redis, not {type(redis).__name__}")
         self.prefix = prefix
+        #: The server's address, without credentials (for errors).
+        self.address = _address(self.client)
 
     def key(self, tag: str, kind: str) -> str:
         """``<prefix>{<tag>}:<kind>``."""

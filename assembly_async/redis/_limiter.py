@@ -46,10 +46,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from .._core.errors import ConfigurationError, StoreError
-from .._http import ratelimit as _ratelimit
-from .._http.ratelimit import BudgetKey
-from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, redis_errors
+from .._core.errors import ConfigurationError
+from .._http.ratelimit import BudgetKey, BudgetUnavailable
+from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, redis_errors, storage_error
 from ._limiter_lua import ACQUIRE, PAUSE, RELEASE
 
 __all__ = ["RedisRateLimiter"]
@@ -61,19 +60,6 @@ _US = 1_000_000
 _BATCH = 64
 #: The longest a release waits for an acquire to ride along with.
 _RELEASE_DELAY = 0.002
-
-
-class _NoBudget(Exception):
-    """Stand-in for ``BudgetUnavailable`` where the rate-limiter protocol has no
-    bounded ``acquire`` yet: no slot within ``max_wait`` (``retry_after`` s)."""
-
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"no rate budget for {retry_after:.3g}s")
-
-
-#: What a bounded ``acquire`` raises when no slot frees up within ``max_wait``.
-BudgetUnavailable: type[Exception] = getattr(_ratelimit, "BudgetUnavailable", _NoBudget)
 
 
 def _tag(key: BudgetKey) -> str:
@@ -200,8 +186,8 @@ class RedisRateLimiter:
     async def acquire(self, key: BudgetKey, *, max_wait: float | None = None) -> float:
         """Wait until ``key`` may start a request; the seconds waited.
 
-        With ``max_wait``, give up (``BudgetUnavailable``, no slot taken) as soon
-        as Redis says no slot frees up within that many seconds.
+        With ``max_wait``, give up (:class:`BudgetUnavailable`, no slot taken)
+        as soon as Redis says no slot frees up within that many seconds.
         """
         started = time.monotonic()
         deadline = math.inf if max_wait is None else started + max_wait
@@ -251,7 +237,7 @@ class RedisRateLimiter:
                     self._give_up_early(local)
                     await asyncio.sleep(local.wait)
         except RedisError as exc:
-            self._fail(local, StoreError(f"Redis: {type(exc).__name__}: {exc}"), exc)
+            self._fail(local, storage_error(exc, self._conn.address), exc)
         except BaseException as exc:
             self._fail(local, exc, exc)
             raise
