@@ -59,7 +59,8 @@ class AssemblyClient:
     persists them) and are refreshed ``refresh_leeway`` seconds before expiry,
     one refresh at a time per school, in every process sharing a store that
     supports leases (memory, SQLite, ``assembly_async.redis``); a dead worker
-    delays the others by at most ``refresh_lease`` seconds. App endpoints get
+    delays the others by at most ``refresh_lease`` seconds (70 by default: a
+    grant may take 60 s, with 5 s of margin either side). App endpoints get
     an app token by client credentials automatically.
 
     Every request waits for rate budget of its school: at most ``rate_limit``
@@ -115,7 +116,7 @@ class AssemblyClient:
         token_store: TokenStore | None = None,
         refresh_leeway: float = 300.0,
         on_refresh: RefreshHook | None = None,
-        refresh_lease: float = 30.0,
+        refresh_lease: float = GRANT_DEADLINE + 10.0,
         rate_limit: int | None = 600,
         rate_window: float = 300.0,
         rate_limiter: RateLimiter | None = None,

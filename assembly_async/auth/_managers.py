@@ -200,7 +200,8 @@ class SchoolTokenManager:
     :class:`LeasingTokenStore`, across every process sharing the store
     (:mod:`._refresh`). ``lease_ttl`` is how long a refresh lease lasts: the
     longest a dead worker can hold up the others; a grant is cut off after
-    ``lease_ttl`` minus two margins (20 s of the default 30 s).
+    ``lease_ttl`` minus two margins (60 s of the default 70 s, the time the
+    :class:`OAuthClient` may spend on a grant with its retries).
     """
 
     def __init__(
@@ -212,7 +213,7 @@ class SchoolTokenManager:
         leeway: float = 300.0,
         clock: Callable[[], float] = time.time,
         on_refresh: RefreshHook | None = None,
-        lease_ttl: float = 30.0,
+        lease_ttl: float = 70.0,
     ) -> None:
         if not lease_ttl > 0:
             raise ConfigurationError(f"lease_ttl must be positive seconds, got {lease_ttl!r}")

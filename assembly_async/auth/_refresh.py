@@ -122,7 +122,7 @@ class Refresher:
     store: TokenStore
     granter: Granter | None
     leeway: float = 300.0
-    lease_ttl: float = 30.0
+    lease_ttl: float = 70.0
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     owner: str = attrs.field(factory=new_owner_id)
