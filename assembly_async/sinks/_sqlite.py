@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .._client.syncstate import SyncState
 from .._core.errors import ConfigurationError
 from .._core.storage import connect
 from ._base import SyncRun, check_resource_name, record_key
+from ._sqlite_job import SYNC_STATE_DDL, SQLiteJob, same_file
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -148,6 +150,19 @@ class SQLiteSink:
                 await db.execute("ROLLBACK")
                 raise
             await db.execute("COMMIT")
+
+    async def begin_job(self, school_id: int, resource: str,
+                        state: SyncState) -> SQLiteJob | None:
+        """A job transaction when ``state`` is a ``SQLiteSyncState`` on this very file
+        (its ``sqlite_path``): the job's records and watermark then commit together."""
+        path = getattr(state, "sqlite_path", None)
+        if path is None or not isinstance(self.path, Path) or not same_file(path, self.path):
+            return None
+        check_resource_name(resource)
+        db = self._conn()
+        async with self._lock:
+            await db.execute(SYNC_STATE_DDL)
+        return SQLiteJob(db, self._lock, school_id, resource, self._ensure_table)
 
     # -- reading back -----------------------------------------------------------
 
