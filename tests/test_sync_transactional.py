@@ -1,0 +1,121 @@
+"""The engine with a sink that shares its database with the sync state: each job's
+records and watermark commit in one transaction (PostgreSQL, and SQLite when sink
+and state are one file)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assembly_async import AssemblyClient, SQLiteSyncState, sync_key
+from assembly_async._sync.engine import SyncEngine
+from assembly_async.cli._demo import fake_client
+from assembly_async.sinks import PostgresSink, SQLiteSink
+from assembly_async.testing import FakeAssembly
+
+SIZES: dict[str, Any] = {
+    "students_per_school": 40, "staff_per_school": 6, "teaching_groups_per_year": 1,
+    "registration_groups_per_year": 1, "attendance_days": 1, "calendar_events": 1,
+    "rooms": 1, "results_per_student": 0,
+}
+RESOURCES = ("students", "staff_members")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAssembly]:
+    async with FakeAssembly(schools=4, **SIZES) as f:
+        yield f
+
+
+@pytest.fixture
+async def client(fake: FakeAssembly) -> AsyncIterator[AssemblyClient]:
+    c = await fake_client(fake)
+    async with c:
+        yield c
+
+
+Opener = Callable[[], Any]
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def open_target(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """An async context manager factory yielding (sink, state) sharing one database."""
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("pg_dsn")
+
+        @asynccontextmanager
+        async def pg() -> AsyncIterator[tuple[Any, Any]]:
+            async with PostgresSink(dsn) as sink:
+                yield sink, sink.sync_state()
+
+        return pg
+
+    @asynccontextmanager
+    async def lite() -> AsyncIterator[tuple[Any, Any]]:
+        path = tmp_path / "one.db"
+        async with SQLiteSink(path) as sink, SQLiteSyncState(path) as state:
+            yield sink, state
+
+    return lite
+
+
+def key(sid: int, resource: str) -> str:
+    return sync_key(sid, {"students": "getStudents", "staff_members": "getStaffMembers"}[resource],
+                    {})
+
+
+async def stored(sink: Any, fake: FakeAssembly) -> dict[tuple[int, str], set[Any]]:
+    return {(sid, r): await sink.ids(r, sid) for sid in fake.school_ids for r in RESOURCES}
+
+
+def expected(fake: FakeAssembly) -> dict[tuple[int, str], set[Any]]:
+    return {(sid, r): set(fake.record_ids(sid, r)) for sid in fake.school_ids for r in RESOURCES}
+
+
+async def test_full_then_incremental(fake: FakeAssembly, client: AssemblyClient,
+                                     open_target: Opener) -> None:
+    async with open_target() as (sink, state):
+        engine = SyncEngine(client, sink, state, resources=RESOURCES, concurrency=3)
+        first = await engine.run(fake.school_ids)
+        assert first.ok, first.schools
+        assert await stored(sink, fake) == expected(fake)
+        for sid in fake.school_ids:
+            for r in RESOURCES:
+                assert await state.get(key(sid, r)) is not None
+        second = await engine.run(fake.school_ids)
+        assert second.ok and second.records == 0
+        changed = fake.change(1, "students", count=3)
+        before = {i: await sink.get("students", 1, i) for i in changed}
+        fake.add(2, "students", count=2)
+        left = fake.leave(3, "students", count=2)
+        third = await engine.run(fake.school_ids)
+        assert third.ok and third.schools[3].removals == len(left)
+        assert third.schools[1].resources["students"].records >= len(changed)
+        assert await stored(sink, fake) == expected(fake)
+        for i in changed:  # the changed records were rewritten
+            assert await sink.get("students", 1, i) != before[i]
+
+
+async def test_failed_job_commits_nothing(fake: FakeAssembly, client: AssemblyClient,
+                                          open_target: Opener) -> None:
+    async with open_target() as (sink, state):
+        # The first school's students fail on their second request (page 1 passes).
+        fake.faults.script("/students", ["pass", "400"])
+        engine = SyncEngine(client, sink, state, resources=("students",), concurrency=1,
+                            params={"students": {"per_page": 10}})  # 4 pages a school
+        report = await engine.run(fake.school_ids)
+        assert report.failed == [fake.school_ids[0]]
+        first = fake.school_ids[0]
+        assert report.schools[first].resources["students"].records == 10  # page 1 was written
+        assert await sink.ids("students", first) == set()  # nothing half-committed
+        assert await state.get(key(first, "students")) is None
+        for sid in fake.school_ids[1:]:
+            assert await sink.ids("students", sid) == set(fake.record_ids(sid, "students"))
+        again = await engine.run([first])  # a rerun completes the data
+        assert again.ok
+        assert await sink.ids("students", first) == set(fake.record_ids(first, "students"))
+        assert await state.get(key(first, "students")) is not None
