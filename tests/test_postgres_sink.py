@@ -116,7 +116,7 @@ async def test_password_never_shown(postgres: Any) -> None:
     with pytest.raises(SinkError) as info:
         await sink.open()
     assert "s3cret" not in str(info.value) and info.value.__cause__ is None
-    closed = f"postgresql://u:s3cret-pw@127.0.0.1:1/x?password=s3cret-pw"
+    closed = "postgresql://u:s3cret-pw@127.0.0.1:1/x?password=s3cret-pw"
     with pytest.raises(SinkError) as info2:
         await PostgresSink(closed, connect_timeout=5).open()
     assert "s3cret" not in str(info2.value)

@@ -117,7 +117,7 @@ class TempPostgres:
                     "-h", "127.0.0.1", "-k", str(self.root)]
             for name, value in self.settings.items():
                 args += ["-c", f"{name}={value}"]
-            log = open(self.root / "server.log", "ab")  # noqa: SIM115 - closed below
+            log = open(self.root / "server.log", "ab")
             try:
                 self._proc = subprocess.Popen(args, user=self._user, stdout=log, stderr=log,
                                               start_new_session=True)
