@@ -38,10 +38,9 @@ import attrs
 
 __all__ = ["COLUMNS", "Column", "columns_for", "json_for_postgres"]
 
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?)?$"
+    r"(Z|[+-]\d{2}:?\d{2})?)?$", re.ASCII,  # ASCII: "١" (Arabic-Indic one) is no digit here
 )
 _INT64 = 2**63
 
@@ -64,13 +63,13 @@ def _bool(value: Any) -> bool | None:
 
 
 def _date(value: Any) -> _dt.date | None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) < 10 or value[4] != "-" or value[7] != "-":
         return None
-    m = _DATE.match(value)
-    if m is None:
+    head = value[:10]
+    if not head.isascii() or not head[:4].isdigit() or not head[5:7].isdigit() or not head[8:].isdigit():
         return None
     try:
-        return _dt.date(int(m[1]), int(m[2]), int(m[3]))
+        return _dt.date(int(head[:4]), int(head[5:7]), int(head[8:]))
     except ValueError:  # 2019-02-30, 0000-00-00
         return None
 
@@ -120,6 +119,11 @@ class Column:
     def value(self, record: dict[str, Any]) -> Any:
         """This column's value for ``record`` (None when absent or not fitting)."""
         return _CONVERT[self.type](record.get(self.name))
+
+    @property
+    def convert(self) -> Callable[[Any], Any]:
+        """The function from a raw value to this column's value."""
+        return _CONVERT[self.type]
 
 
 def _cols(*spec: str) -> tuple[Column, ...]:

@@ -48,7 +48,9 @@ def lock_key(resource: str, school_id: int) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _int_id(record: dict[str, Any], resource: str) -> int:
+def _int_id(record: Any, resource: str) -> int:
+    if not isinstance(record, dict):
+        raise SinkError(f"a {resource} record is not a JSON object", reason="bad record")
     try:
         key = record_key(record)
     except ValueError:
@@ -84,14 +86,19 @@ class TableWriter:
 
     def rows(self, records: list[dict[str, Any]]) -> dict[int, tuple[Any, ...]]:
         """COPY rows by id; a later record with the same id wins (as an upsert would)."""
-        sid, cols, resource = self.school_id, self.columns, self.resource
+        sid, resource = self.school_id, self.resource
+        typed = [(c.name, c.convert) for c in self.columns]
         out: dict[int, tuple[Any, ...]] = {}
         dumps = orjson.dumps
         for record in records:
-            key = _int_id(record, resource)
-            raw = json_for_postgres(dumps(record))
-            if cols:
-                out[key] = (sid, key, *(c.value(record) for c in cols), raw)
+            key = record.get("id") if isinstance(record, dict) else None
+            if type(key) is not int or not -_INT64 <= key < _INT64:
+                key = _int_id(record, resource)  # raises, saying why
+            raw = dumps(record)
+            if b"u0000" in raw:
+                raw = json_for_postgres(raw)
+            if typed:
+                out[key] = (sid, key, *[f(record.get(n)) for n, f in typed], raw)
             else:
                 out[key] = (sid, key, raw)
         return out
