@@ -40,7 +40,7 @@ __all__ = ["COLUMNS", "Column", "columns_for", "json_for_postgres"]
 
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?)?$", re.ASCII,  # ASCII: "١" (Arabic-Indic one) is no digit here
+    r"(Z|[+-]\d{2}:?\d{2})?)?$", re.ASCII,  # ASCII: an Arabic-Indic digit is no digit here
 )
 _INT64 = 2**63
 
@@ -66,7 +66,8 @@ def _date(value: Any) -> _dt.date | None:
     if not isinstance(value, str) or len(value) < 10 or value[4] != "-" or value[7] != "-":
         return None
     head = value[:10]
-    if not head.isascii() or not head[:4].isdigit() or not head[5:7].isdigit() or not head[8:].isdigit():
+    digits = head[:4] + head[5:7] + head[8:]
+    if not head.isascii() or not digits.isdigit():
         return None
     try:
         return _dt.date(int(head[:4]), int(head[5:7]), int(head[8:]))
