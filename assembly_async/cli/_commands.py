@@ -14,7 +14,7 @@ from .._client.client import AssemblyClient
 from .._core.errors import AssemblyError
 from .._sync.engine import SyncEngine
 from ..auth import SQLiteTokenStore
-from ..sinks import SQLiteSink, SyncRun, sink_for_path
+from ..sinks import PostgresSink, SQLiteSink, SyncRun, is_dsn, sink_for_path
 from ._ui import UI
 
 __all__ = ["CLIError", "cmd_status", "cmd_sync", "cmd_token", "known_resources"]
@@ -143,12 +143,27 @@ def _state_path(sink_path: Path) -> Path:
     return sink_path / "_sync_state.db"
 
 
-async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
+@asynccontextmanager
+async def _open_state(sink: Any, state_arg: str | None, sink_path: Path | None
+                      ) -> AsyncIterator[Any]:
+    """``--state`` as an SQLite file; by default the sink's own database for
+    PostgreSQL (each job's records and watermark then commit together) and a
+    file beside the sink otherwise."""
     from .._sync.sqlite_state import SQLiteSyncState
 
+    if state_arg is None and isinstance(sink, PostgresSink):
+        yield sink.sync_state()
+        return
+    path = Path(state_arg) if state_arg else _state_path(sink_path or Path("."))
+    async with SQLiteSyncState(path) as state:
+        yield state
+
+
+async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
     resources = parse_resources(args.resources)
     wanted = parse_school_ids(args.schools)
-    sink_path = _check_sink_path(args.sink)
+    postgres = is_dsn(args.sink)
+    sink_path = None if postgres else _check_sink_path(args.sink)
     if args.concurrency < 1:
         raise CLIError("--concurrency must be >= 1")
     async with open_store(args.token_store, create=False) as store:
@@ -156,12 +171,13 @@ async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
         ids = wanted if wanted is not None else await stored_school_ids(store)
         if not ids:
             raise CLIError(f"no school tokens in {args.token_store!r}")
-        sink = sink_for_path(sink_path)
-        state_path = Path(args.state) if args.state else _state_path(sink_path)
+        # A sync job holds a connection from its first write to its commit.
+        sink: Any = (PostgresSink(args.sink, pool_size=args.concurrency + 2) if postgres
+                     else sink_for_path(sink_path or Path(".")))
         async with client:
             await sink.open()
             try:
-                async with SQLiteSyncState(state_path) as state:
+                async with _open_state(sink, args.state, sink_path) as state:
                     engine = SyncEngine(client, sink, state, resources=resources,
                                         concurrency=args.concurrency)
                     with ui.progress(ids, resources) as progress:
@@ -169,7 +185,8 @@ async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
                         report = await engine.run(ids)
             finally:
                 await sink.close()
-    ui.report_table(f"Sync into {args.sink}", report)
+    where = sink.dsn if postgres else args.sink
+    ui.report_table(f"Sync into {where}", report)
     return 0 if report.ok else 1
 
 
@@ -230,7 +247,8 @@ async def cmd_status(args: argparse.Namespace, ui: UI) -> int:
     wanted = parse_school_ids(args.schools)
     runs: dict[int, SyncRun] = {}
     if args.sink:
-        sink = sink_for_path(_check_existing_sink(args.sink))
+        sink: Any = (PostgresSink(args.sink, pool_size=2) if is_dsn(args.sink)
+                     else sink_for_path(_check_existing_sink(args.sink)))
         try:
             await sink.open()
             runs = await sink.last_runs()
