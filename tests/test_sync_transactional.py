@@ -4,6 +4,7 @@ and state are one file)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -119,3 +120,37 @@ async def test_failed_job_commits_nothing(fake: FakeAssembly, client: AssemblyCl
         assert again.ok
         assert await sink.ids("students", first) == set(fake.record_ids(first, "students"))
         assert await state.get(key(first, "students")) is not None
+
+
+async def test_cancelled_run_commits_nothing_and_leaks_nothing(
+        fake: FakeAssembly, client: AssemblyClient, open_target: Opener) -> None:
+    async with open_target() as (sink, state):
+        # Every school's second page hangs long enough for the run to be cancelled.
+        for _ in fake.school_ids:
+            fake.faults.script("/students", ["pass", "delay:30"])
+        engine = SyncEngine(client, sink, state, resources=("students",), concurrency=4,
+                            params={"students": {"per_page": 10}})
+        written = asyncio.Event()
+
+        def progress(event: Any) -> None:
+            if event.records:
+                written.set()
+
+        engine.on_progress = progress
+        task = asyncio.create_task(engine.run(fake.school_ids))
+        await asyncio.wait_for(written.wait(), 30)  # a first page is in a transaction
+        engine.cancel()
+        report = await asyncio.wait_for(task, 30)
+        assert report.cancelled
+        for sid in fake.school_ids:
+            assert await sink.ids("students", sid) == set()
+            assert await state.get(key(sid, "students")) is None
+        if isinstance(sink, PostgresSink):
+            pool = sink.pool()
+            assert pool.get_size() - pool.get_idle_size() == 0  # every connection came back
+        fake.faults.clear()
+        again = await engine.run(fake.school_ids)
+        assert again.ok, [r.error for s in again.schools.values() for r in s.resources.values()]
+        assert await stored(sink, fake) == {k: v for k, v in expected(fake).items()
+                                            if k[1] == "students"} | {
+            (sid, "staff_members"): set() for sid in fake.school_ids}

@@ -16,7 +16,7 @@ from .._client.syncstate import SyncState
 from .._core.errors import ConfigurationError
 from .._core.storage import connect
 from ._base import SyncRun, check_resource_name, record_key
-from ._sqlite_job import SYNC_STATE_DDL, SQLiteJob, same_file
+from ._sqlite_job import SYNC_STATE_DDL, SQLiteJob, atomic, same_file
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -121,16 +121,11 @@ class SQLiteSink:
         db = self._conn()
         async with self._lock:
             await self._ensure_table(db, resource)
-            await db.execute("BEGIN")
-            try:
+            async with atomic(db):
                 await db.executemany(
                     f'INSERT OR REPLACE INTO "{resource}" (school_id, id, raw, synced_at) '
                     "VALUES (?, ?, ?, ?)", rows,
                 )
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
 
     async def remove(self, school_id: int, resource: str, ids: Sequence[Any]) -> None:
         """Delete the given ids of one school (unknown ids are ignored)."""
@@ -140,16 +135,11 @@ class SQLiteSink:
         db = self._conn()
         async with self._lock:
             await self._ensure_table(db, resource)
-            await db.execute("BEGIN")
-            try:
+            async with atomic(db):
                 await db.executemany(
                     f'DELETE FROM "{resource}" WHERE school_id = ? AND id = ?',
                     [(school_id, i) for i in ids],
                 )
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
 
     async def begin_job(self, school_id: int, resource: str,
                         state: SyncState) -> SQLiteJob | None:

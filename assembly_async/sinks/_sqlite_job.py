@@ -12,10 +12,12 @@ table, applies the removals and upserts the watermark in one short
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,7 @@ from ._base import record_key
 if TYPE_CHECKING:
     import aiosqlite
 
-__all__ = ["SYNC_STATE_DDL", "SYNC_STATE_UPSERT", "SQLiteJob", "same_file"]
+__all__ = ["SYNC_STATE_DDL", "SYNC_STATE_UPSERT", "SQLiteJob", "atomic", "same_file"]
 
 #: The ``sync_state`` table of ``SQLiteSyncState`` (and of a sink sharing its file).
 SYNC_STATE_DDL = """
@@ -43,6 +45,25 @@ SYNC_STATE_UPSERT = ("INSERT OR REPLACE INTO sync_state (key, last_modified, eta
                      "VALUES (?, ?, ?, ?)")
 
 _serial = itertools.count(1)
+
+
+@contextlib.asynccontextmanager
+async def atomic(db: aiosqlite.Connection, begin: str = "BEGIN") -> AsyncIterator[None]:
+    """One transaction on ``db``, rolled back on any exception, cancellation included.
+
+    The ROLLBACK is always sent (and "no transaction is active" ignored): a task
+    cancelled while waiting for its BEGIN cannot tell whether aiosqlite's thread
+    ran it, and the ROLLBACK queued behind it undoes it either way. Without this
+    a cancelled write left the shared connection inside a transaction and every
+    later write failed."""
+    try:
+        await db.execute(begin)
+        yield
+    except BaseException:
+        with contextlib.suppress(sqlite3.OperationalError):
+            await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -73,6 +94,7 @@ class SQLiteJob:
         self._staged = False
         self._gone: set[Any] = set()
         self._done = False
+        self._dropped = False
 
     def __repr__(self) -> str:
         return f"<SQLiteJob school={self.school_id} {self.resource} done={self._done}>"
@@ -83,16 +105,12 @@ class SQLiteJob:
 
     async def _in_transaction(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         db = self._db
-        await db.execute("BEGIN")
-        try:
+        async with atomic(db):
             if not self._staged:
-                await db.execute(f"CREATE TABLE {self._stage} (id NOT NULL PRIMARY KEY, raw TEXT)")
-                self._staged = True
+                await db.execute(f"CREATE TABLE IF NOT EXISTS {self._stage} "
+                                 "(id NOT NULL PRIMARY KEY, raw TEXT)")
             await db.executemany(sql, rows)
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        await db.execute("COMMIT")
+        self._staged = True
 
     async def write(self, records: list[dict[str, Any]]) -> None:
         self._check()
@@ -131,12 +149,12 @@ class SQLiteJob:
         self._check()
         self._done = True
         if not self._staged and not self._gone and not validators:
+            self._dropped = True
             return
         db, now = self._db, time.time()
         async with self._lock:
             await self._ensure_table(db, self.resource)
-            await db.execute("BEGIN IMMEDIATE")
-            try:
+            async with atomic(db, "BEGIN IMMEDIATE"):
                 if self._staged:
                     await db.execute(
                         f'INSERT OR REPLACE INTO "{self.resource}" (school_id, id, raw, synced_at) '
@@ -148,21 +166,18 @@ class SQLiteJob:
                 if validators:
                     await db.execute(SYNC_STATE_UPSERT,
                                      (key, validators.last_modified, validators.etag, now))
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
             await self._drop()
+            self._dropped = True
 
     async def rollback(self) -> None:
         """Drop the staged rows (idempotent; a no-op after commit)."""
-        if self._done and not self._staged:
+        if self._dropped:
             return
         self._done = True
+        self._dropped = True
         async with self._lock:
             await self._drop()
 
     async def _drop(self) -> None:
-        if self._staged:
-            self._staged = False
-            await self._db.execute(f"DROP TABLE IF EXISTS {self._stage}")
+        self._staged = False
+        await self._db.execute(f"DROP TABLE IF EXISTS {self._stage}")
