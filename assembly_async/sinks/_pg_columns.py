@@ -30,6 +30,7 @@ odd value never fails a page, and nothing is silently rewritten.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +64,14 @@ def _bool(value: Any) -> bool | None:
 
 
 def _date(value: Any) -> _dt.date | None:
-    if not isinstance(value, str) or len(value) < 10 or value[4] != "-" or value[7] != "-":
+    return _parse_date(value) if isinstance(value, str) else None
+
+
+# A school's records repeat the same few dates (term starts, leaving dates):
+# parse each distinct string once.
+@functools.lru_cache(maxsize=4096)
+def _parse_date(value: str) -> _dt.date | None:
+    if len(value) < 10 or value[4] != "-" or value[7] != "-":
         return None
     head = value[:10]
     digits = head[:4] + head[5:7] + head[8:]
@@ -76,8 +84,11 @@ def _date(value: Any) -> _dt.date | None:
 
 
 def _timestamptz(value: Any) -> _dt.datetime | None:
-    if not isinstance(value, str):
-        return None
+    return _parse_timestamptz(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_timestamptz(value: str) -> _dt.datetime | None:
     m = _DATETIME.match(value)
     if m is None:
         return None
