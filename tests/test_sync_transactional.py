@@ -154,3 +154,24 @@ async def test_cancelled_run_commits_nothing_and_leaks_nothing(
         assert await stored(sink, fake) == {k: v for k, v in expected(fake).items()
                                             if k[1] == "students"} | {
             (sid, "staff_members"): set() for sid in fake.school_ids}
+
+
+async def test_job_writer_seam(tmp_path: Path) -> None:
+    """The engine's seam: transactional only when the sink's database holds the state;
+    a rollback that fails is logged, never raised over the job's own outcome."""
+    from assembly_async import MemorySyncState
+    from assembly_async._sync.jobs import open_job
+    from assembly_async.sinks import MemorySink
+
+    memory = await open_job(MemorySink(), MemorySyncState(), 1, "students")
+    assert not memory.transactional and memory.can_list
+    path = tmp_path / "one.db"
+    async with SQLiteSink(path) as sink, SQLiteSyncState(tmp_path / "other.db") as elsewhere:
+        plain = await open_job(sink, elsewhere, 1, "students")
+        assert not plain.transactional and plain.state is elsewhere
+        async with SQLiteSyncState(path) as same:
+            job = await open_job(sink, same, 1, "students")
+            assert job.transactional and job.state is not same
+            await job.write([{"id": 1}])
+            await sink.close()  # the rollback will fail: the connection is gone
+            await job.close()

@@ -18,6 +18,7 @@ The engine only calls ``write``, ``remove``, ``ids``, ``finish`` and ``close``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from .._core.responses import Validators
 from ..sinks import IdLister, JobTransaction, Sink, TransactionalSink
 
 __all__ = ["JobWriter", "open_job"]
+
+_log = logging.getLogger("assembly_async.sync")
 
 
 class _TransactionState:
@@ -105,9 +108,17 @@ class JobWriter:
                 await self._txn.commit("", None)
 
     async def close(self) -> None:
-        """Roll back whatever was not committed (always called; idempotent)."""
-        if self._txn is not None:
+        """Roll back whatever was not committed (always called; idempotent). A
+        rollback that fails is logged, not raised: the job's own error, if any,
+        is the one to report, and the database discards an uncommitted
+        transaction anyway when its connection goes."""
+        if self._txn is None:
+            return
+        try:
             await self._txn.rollback()
+        except Exception:
+            _log.warning("could not roll back the job of school %s %s", self.school_id,
+                         self.resource, exc_info=True)
 
 
 async def open_job(sink: Sink, state: SyncState, school_id: int, resource: str) -> JobWriter:
