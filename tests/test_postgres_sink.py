@@ -133,6 +133,8 @@ async def test_job_transaction_is_invisible_until_commit(pg_dsn: str) -> None:
         job = await sink.begin_job(1, "students", state)
         assert job is not None
         await job.write([{"id": i} for i in range(1, 2001)])
+        assert await job._conn.fetchval(  # type: ignore[attr-defined]
+            "SHOW idle_in_transaction_session_timeout") == "1h"
         await job.write([{"id": 5, "again": True}])  # an id the transaction already wrote
         await job.remove([7])
         assert len(await job.ids()) == 1999

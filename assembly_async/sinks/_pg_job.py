@@ -160,6 +160,7 @@ class _JobSink(Protocol):
     """What a job needs of its sink (``PostgresSink``)."""
 
     names: Names
+    job_idle_timeout: float
 
     async def ensure_table(self, resource: str) -> None: ...
 
@@ -198,6 +199,11 @@ class PostgresJob:
             self._conn = conn
             self._tx = conn.transaction()
             await self._tx.start()
+            # The transaction waits for the API between pages (a rate-limited school
+            # can pause for minutes): a server-wide idle-in-transaction timeout must
+            # not kill it, but a stuck job should not hold its locks forever either.
+            await conn.execute("SELECT set_config('idle_in_transaction_session_timeout', $1, "
+                               "true)", f"{int(self._sink.job_idle_timeout * 1000)}ms")
             writer = TableWriter(conn, sink.names, self.school_id, self.resource)
             await writer.begin()
         self._writer = writer

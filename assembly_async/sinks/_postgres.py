@@ -45,12 +45,15 @@ class PostgresSink:
     ``pool_size`` caps the connections: a sync job holds one from its first
     write to its commit, so jobs beyond ``pool_size`` wait for one; give it
     the engine's ``concurrency`` (plus one or two for the sync state) to let
-    every job write at once. The DSN's password never appears in a repr, a
-    log or an error.
+    every job write at once. A job's transaction stays open while the job
+    waits for the API; ``job_idle_timeout`` (seconds) replaces the server's
+    ``idle_in_transaction_session_timeout`` for it, so a slow school is not
+    cut off while a stuck process still lets its locks go. The DSN's password
+    never appears in a repr, a log or an error.
     """
 
     def __init__(self, dsn: str, *, schema: str = "public", pool_size: int = 10,
-                 connect_timeout: float = 30.0) -> None:
+                 connect_timeout: float = 30.0, job_idle_timeout: float = 3600.0) -> None:
         if not is_dsn(dsn):
             raise ConfigurationError("PostgresSink needs a postgresql:// URL")
         if not isinstance(schema, str) or not re.match(r"^[a-z_][a-z0-9_]{0,62}$", schema):
@@ -62,6 +65,7 @@ class PostgresSink:
         self.names = Names(schema)
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
+        self.job_idle_timeout = job_idle_timeout
         self._pool: asyncpg.Pool | None = None
         self._instance: str | None = None
         self._tables: set[str] = set()
