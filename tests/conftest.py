@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import itertools
+import os
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import aioresponses.core
+import pytest
 from aiohttp import ClientResponse
 
 pytest_plugins = ["assembly_async.testing.pytest_plugin"]
@@ -31,34 +35,22 @@ if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
 # test. Skipped only when PostgreSQL is truly missing and CI is unset: under CI=true
 # a missing server fails the run (`.ci/run` installs it).
 
-import itertools  # noqa: E402
-import os  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import pytest  # noqa: E402
-
 _databases = itertools.count(1)
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL tests cannot run under CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """A running :class:`TempPostgres` for the whole session."""
+    from assembly_async.testing.postgres import PostgresMissing, TempPostgres, missing_postgres
+
     try:
         import asyncpg  # noqa: F401
     except ImportError:
-        _missing("asyncpg is not installed (pip install -e '.[dev]')")
-    from assembly_async.testing.postgres import PostgresMissing, TempPostgres
-
+        missing_postgres("asyncpg is not installed (pip install -e '.[dev]')")
     try:
         server = TempPostgres().start()
     except PostgresMissing as exc:
-        _missing(str(exc))
+        missing_postgres(str(exc))
     try:
         yield server
     finally:

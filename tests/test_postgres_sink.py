@@ -234,3 +234,14 @@ async def test_migrates_a_version_0_schema(pg_dsn: str) -> None:
         assert (await sink.last_runs())[1].records == 9
     async with PostgresSink(pg_dsn) as again:
         assert again.found_version == 1
+
+
+def test_postgres_tests_never_skip_silently_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assembly_async.testing.postgres import missing_postgres
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        missing_postgres("PostgreSQL server binaries not found")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        missing_postgres("PostgreSQL server binaries not found")
