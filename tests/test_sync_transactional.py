@@ -175,3 +175,44 @@ async def test_job_writer_seam(tmp_path: Path) -> None:
             await job.write([{"id": 1}])
             await sink.close()  # the rollback will fail: the connection is gone
             await job.close()
+
+
+async def test_pool_smaller_than_concurrency(fake: FakeAssembly, client: AssemblyClient,
+                                             pg_dsn: str) -> None:
+    """One connection for four concurrent jobs: they take turns, none deadlocks."""
+    async with PostgresSink(pg_dsn, pool_size=1) as sink:
+        engine = SyncEngine(client, sink, sink.sync_state(), resources=RESOURCES,
+                            concurrency=4, per_school=2)
+        report = await asyncio.wait_for(engine.run(fake.school_ids), 60)
+        assert report.ok
+        assert await stored(sink, fake) == expected(fake)
+
+
+async def test_job_streams_pages_without_holding_them(pg_dsn: str) -> None:
+    """A job's memory does not grow with its size: pages go into the transaction
+    as they come (20 pages peak no higher than 5 pages, give or take)."""
+    import sys
+    import tracemalloc
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from _records import students
+
+    async def peak_for(sid: int, pages: int) -> int:
+        job = await sink.begin_job(sid, "students", sink.sync_state())
+        assert job is not None
+        await job.write(students(10, seed=99, first_id=10**6))  # connect before measuring
+        tracemalloc.start()
+        try:
+            for page in range(pages):
+                await job.write(students(500, seed=page, first_id=page * 500 + 1))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        await job.commit("k", None)
+        assert await sink.count("students", sid) == pages * 500 + 10
+        return peak
+
+    async with PostgresSink(pg_dsn) as sink:
+        small = await peak_for(1, 5)
+        large = await peak_for(2, 20)  # four times the data: about 22 MB of JSON
+    assert large < small * 1.5, (small, large)
