@@ -42,9 +42,10 @@ __all__ = ["PostgresJob", "TableWriter", "lock_key"]
 _INT64 = 2**63
 
 
-def lock_key(resource: str, school_id: int) -> int:
-    """A signed 64-bit advisory lock key for one school's resource."""
-    digest = hashlib.blake2b(f"{resource}/{school_id}".encode(), digest_size=8).digest()
+def lock_key(schema: str, resource: str, school_id: int) -> int:
+    """A signed 64-bit advisory lock key for one school's resource in one schema."""
+    digest = hashlib.blake2b(f"{schema}.{resource}/{school_id}".encode(),
+                             digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -80,7 +81,7 @@ class TableWriter:
     async def begin(self) -> None:
         """Lock this school's resource and see whether the table holds any of its rows."""
         await self.conn.execute("SELECT pg_advisory_xact_lock($1)",
-                                lock_key(self.resource, self.school_id))
+                                lock_key(self.names.schema, self.resource, self.school_id))
         self._fresh = not await self.conn.fetchval(
             f"SELECT EXISTS (SELECT 1 FROM {self.table} WHERE school_id = $1)", self.school_id)
 
