@@ -245,3 +245,38 @@ def test_postgres_tests_never_skip_silently_in_ci(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         missing_postgres("PostgreSQL server binaries not found")
+
+
+async def test_two_writers_of_one_school_take_turns(pg_dsn: str) -> None:
+    """Two workers writing the same school's resource (two sinks, as on two machines):
+    the second waits for the first's commit, then upserts over it."""
+    async with PostgresSink(pg_dsn) as one, PostgresSink(pg_dsn) as two:
+        first = await one.begin_job(7, "students", one.sync_state())
+        second = await two.begin_job(7, "students", two.sync_state())
+        assert first is not None and second is not None
+        await first.write([{"id": 1, "v": "first"}, {"id": 2, "v": "first"}])
+        blocked = asyncio.create_task(second.write([{"id": 2, "v": "second"}, {"id": 3}]))
+        for _ in range(200):  # wait until the second writer queues on the lock
+            waiting = await one.pool().fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting == 1 and not blocked.done()
+        await first.commit("a", Validators(etag='"1"'))
+        await blocked
+        await second.commit("a", Validators(etag='"2"'))
+        assert {i: (await one.get("students", 7, i) or {}).get("v") for i in (1, 2, 3)} == {
+            1: "first", 2: "second", 3: None}
+        assert await one.sync_state().get("a") == Validators(etag='"2"')
+
+
+async def test_close_never_hangs_on_a_forgotten_job(pg_dsn: str) -> None:
+    sink = PostgresSink(pg_dsn, close_timeout=1)
+    await sink.open()
+    job = await sink.begin_job(1, "students", sink.sync_state())
+    assert job is not None
+    await job.write([{"id": 1}])  # never committed nor rolled back
+    await asyncio.wait_for(sink.close(), 30)
+    async with PostgresSink(pg_dsn) as again:
+        assert await again.count("students") == 0  # the server rolled it back

@@ -249,12 +249,20 @@ async def ensure_schema(conn: Conn, schema: str) -> tuple[str, int]:
 
 
 async def ensure_table(conn: Conn, schema: str, resource: str) -> None:
-    """Create the table of ``resource`` if needed (its own short transaction)."""
+    """Create the table of ``resource`` if needed (its own short transaction).
+
+    A table that exists is left alone: even ``CREATE INDEX IF NOT EXISTS`` would
+    queue behind every open job transaction writing to it (another worker's)."""
     names = Names(schema)
+    table = names.table(check_resource_name(resource))
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+            await conn.execute(f"INSERT INTO {names.resources} (resource) VALUES ($1) "
+                               "ON CONFLICT DO NOTHING", resource)
+            return
         compression = await _compression(conn)
-        for statement in _resource_ddl(names, check_resource_name(resource), compression):
+        for statement in _resource_ddl(names, resource, compression):
             await conn.execute(statement)
 
 

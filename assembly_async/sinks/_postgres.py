@@ -53,7 +53,8 @@ class PostgresSink:
     """
 
     def __init__(self, dsn: str, *, schema: str = "public", pool_size: int = 10,
-                 connect_timeout: float = 30.0, job_idle_timeout: float = 3600.0) -> None:
+                 connect_timeout: float = 30.0, job_idle_timeout: float = 3600.0,
+                 close_timeout: float = 60.0) -> None:
         if not is_dsn(dsn):
             raise ConfigurationError("PostgresSink needs a postgresql:// URL")
         if not isinstance(schema, str) or not re.match(r"^[a-z_][a-z0-9_]{0,62}$", schema):
@@ -66,6 +67,7 @@ class PostgresSink:
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
         self.job_idle_timeout = job_idle_timeout
+        self.close_timeout = close_timeout
         self._pool: asyncpg.Pool | None = None
         self._instance: str | None = None
         self._tables: set[str] = set()
@@ -110,10 +112,16 @@ class PostgresSink:
         self._pool = pool
 
     async def close(self) -> None:
-        """Close the pool (idempotent); waits for connections in use to come back."""
+        """Close the pool (idempotent). Connections still in use get ``close_timeout``
+        seconds to come back; then they are closed, and the server rolls back
+        whatever they had not committed."""
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), self.close_timeout)
+        except asyncio.TimeoutError:
+            pool.terminate()
 
     async def __aenter__(self) -> PostgresSink:
         await self.open()
