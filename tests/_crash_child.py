@@ -7,8 +7,9 @@ SETUP_JSON: {"api_url", "tokens": [token responses], "target": DSN or SQLite pat
 "kill": "none" | "page:N" | "commit:N", "per_page": int}. ``page:N`` dies right
 after the N-th page went into its job's open transaction (between batches);
 ``commit:N`` dies in the N-th job's commit after the watermark was written into
-the transaction, just before COMMIT is sent. It prints ``page N`` after each
-page so that a parent can kill it from outside too.
+the transaction, just before COMMIT is sent (it prints ``kill <key>`` first:
+other jobs may commit meanwhile, that one must not). It prints ``page N`` after
+each page so that a parent can kill it from outside too.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def install_hooks(kill: str) -> None:
                 if validators:
                     commits[0] += 1
                     armed.set(commits[0] == limit)
+                    if armed.get():
+                        print(f"kill {key}", flush=True)
                 await original(self, key, validators)
             return commit
 
