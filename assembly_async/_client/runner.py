@@ -26,6 +26,7 @@ from .._http.transport import Response
 from ..models._converter import dump_json
 from ..models._decode import ModelDecoder
 from .getcache import GetCache
+from .pagesizes import PageSizes
 from .pagination import Page, Paginator
 from .syncstate import MemorySyncState
 
@@ -47,6 +48,9 @@ class ClientCore:
     sync_state: MemorySyncState = attrs.field(factory=MemorySyncState)
     #: Bodies of single-resource GETs, revalidated with ETag/Last-Modified.
     get_cache: GetCache = attrs.field(factory=GetCache)
+    #: Page sizes the API host enforces, learned per operation (a refused 1500
+    #: is paid once per client, not once per walk).
+    page_sizes: PageSizes = attrs.field(factory=PageSizes)
 
 
 class OperationRunner:
@@ -141,7 +145,8 @@ class OperationRunner:
                                           options=options, validators=validators)
 
         return Paginator(fetch_page, per_page=per_page, paged=op.has_per_page,
-                         fetch_raw=fetch_raw)
+                         fetch_raw=fetch_raw, sizes=self.core.page_sizes,
+                         size_key=(str(self.core.config.api_url), op.operation_id))
 
     async def _fetch_page(
         self,
@@ -159,7 +164,8 @@ class OperationRunner:
             found = read_validators(resp.headers)
             if resp.status == 304:
                 info = paging_from_headers({}, number)
-                return Page([], info, validators or found, not_modified=True)
+                return Page([], info, validators or found, not_modified=True, number=number,
+                            asked_per_page=per_page, url=resp.url)
             envelope = version == "1"
             items: list[Any]
             if model is None:
@@ -167,11 +173,13 @@ class OperationRunner:
             else:
                 items, meta = self.core.decoder.decode_list(model, resp.body, url=resp.url,
                                                              envelope=envelope)
+            # The facts as the server stated them: what was asked for travels
+            # separately, so a page size the server never confirmed is not taken
+            # for one it used.
             info = (paging_from_envelope(meta, number) if envelope and meta is not None
                     else paging_from_headers(resp.headers, number))
-            if info.per_page is None and per_page is not None:
-                info = attrs.evolve(info, per_page=per_page)
-            return Page(items, info, found)
+            return Page(items, info, found, number=number, asked_per_page=per_page,
+                        url=resp.url)
 
         return await self._send(op, path_args, query, options=options, page=number,
                                 per_page=per_page, validators=validators, decode=read)

@@ -259,5 +259,6 @@ def _structure_error(
         text += f"; {len(rest)} more {noun} at {shown}{more}"
     record_id = obj.get("id") if isinstance(obj, dict) else None
     return DecodeError(
-        text, schema=_schema_name(cls), path=path, record_id=record_id, index=index, url=url
+        text, schema=_schema_name(cls), path=path, record_id=record_id, index=index, url=url,
+        transient=False,  # well-formed JSON with a wrong value: fetching again cannot help
     )

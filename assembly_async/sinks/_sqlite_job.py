@@ -25,6 +25,7 @@ import orjson
 
 from .._core.errors import ConfigurationError
 from .._core.responses import Validators
+from .._core.storage import sqlite_errors
 from ._base import record_key
 
 if TYPE_CHECKING:
@@ -84,8 +85,9 @@ class SQLiteJob:
     """
 
     def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, school_id: int,
-                 resource: str, ensure_table: Any) -> None:
+                 resource: str, ensure_table: Any, path: str | os.PathLike[str]) -> None:
         self._db = db
+        self._path = path
         self._lock = lock
         self.school_id = school_id
         self.resource = resource
@@ -117,7 +119,7 @@ class SQLiteJob:
         if not records:
             return
         rows = [(record_key(r), orjson.dumps(r).decode()) for r in records]
-        async with self._lock:
+        async with self._lock, sqlite_errors(self._path, "writing the SQLite sink"):
             await self._in_transaction(
                 f"INSERT OR REPLACE INTO {self._stage} (id, raw) VALUES (?, ?)", rows)
         self._gone.difference_update(k for k, _ in rows)
@@ -126,7 +128,7 @@ class SQLiteJob:
         self._check()
         if not ids:
             return
-        async with self._lock:
+        async with self._lock, sqlite_errors(self._path, "writing the SQLite sink"):
             await self._in_transaction(f"DELETE FROM {self._stage} WHERE id = ?",
                                        [(i,) for i in ids])
         self._gone.update(ids)
@@ -134,7 +136,7 @@ class SQLiteJob:
     async def ids(self) -> set[Any]:
         """Stored ids as this job will leave them: committed, plus staged, minus removed."""
         self._check()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self._path, "reading the SQLite sink"):
             await self._ensure_table(self._db, self.resource)
             async with self._db.execute(f'SELECT id FROM "{self.resource}" WHERE school_id = ?',
                                         (self.school_id,)) as cur:
@@ -152,7 +154,7 @@ class SQLiteJob:
             self._dropped = True
             return
         db, now = self._db, time.time()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self._path, "committing to the SQLite sink"):
             await self._ensure_table(db, self.resource)
             async with atomic(db, "BEGIN IMMEDIATE"):
                 if self._staged:
@@ -175,7 +177,7 @@ class SQLiteJob:
             return
         self._done = True
         self._dropped = True
-        async with self._lock:
+        async with self._lock, sqlite_errors(self._path, "rolling back in the SQLite sink"):
             await self._drop()
 
     async def _drop(self) -> None:
