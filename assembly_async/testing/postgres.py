@@ -23,8 +23,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -69,6 +71,25 @@ def find_postgres_bin() -> Path:
             return directory
     raise PostgresMissing("PostgreSQL server binaries not found (initdb, postgres): "
                           "install them, e.g. `apt-get install -y postgresql`, or set PG_BIN")
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that, on Linux, asks the kernel for SIGINT (PostgreSQL's
+    fast shutdown) when the process that started the server dies, so a test run
+    killed outright (SIGKILL, a CI timeout) leaves no server behind. Everything
+    is looked up here, in the parent: the child may already run as ``postgres``,
+    which cannot read our Python installation."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig, sigint = 1, int(signal.SIGINT)
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, sigint, 0, 0, 0)
+
+    return hook
 
 
 def _free_port() -> int:
@@ -129,8 +150,9 @@ class TempPostgres:
                 args += ["-c", f"{name}={value}"]
             log = open(self.root / "server.log", "ab")
             try:
-                self._proc = subprocess.Popen(args, user=self._user, stdout=log, stderr=log,
-                                              start_new_session=True)
+                self._proc = subprocess.Popen(
+                    args, user=self._user, stdout=log, stderr=log, start_new_session=True,
+                    preexec_fn=_die_with_parent())
             finally:
                 log.close()
             if self._wait_ready():
