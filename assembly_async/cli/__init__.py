@@ -52,11 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="sync schools from a token store into a sink")
     sync.add_argument("--token-store", required=True, help=STORE_HELP)
     sync.add_argument("--sink", required=True,
-                      help="*.db: SQLite sink; any other path: directory of JSON Lines files")
+                      help="postgresql://user@host/db: PostgreSQL (sync state in the same "
+                      "database); *.db: SQLite sink; any other path: directory of JSON Lines files")
     sync.add_argument("--resources", default="students,staff_members")
     sync.add_argument("--schools", help="comma-separated school ids (default: all in the store)")
-    sync.add_argument("--state", help="sync state: an SQLite file or a redis:// URL"
-                      " (default: a file next to the sink)")
+    sync.add_argument("--state", help="sync state: an SQLite file or a redis:// URL (default: "
+                      "the PostgreSQL database, or a file next to the sink)")
     sync.add_argument("--concurrency", type=int, default=16)
     _add_api(sync)
 
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="API sync status and our last local sync per school")
     status.add_argument("--token-store", required=True, help=STORE_HELP)
-    status.add_argument("--sink", help="sink whose sync_runs to show")
+    status.add_argument("--sink", help="sink (path or postgresql:// URL) whose sync_runs to show")
     status.add_argument("--schools", help="comma-separated school ids (default: all)")
     _add_api(status)
     return parser

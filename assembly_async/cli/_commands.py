@@ -14,7 +14,7 @@ from .._client.client import AssemblyClient
 from .._core.errors import AssemblyError, StorageError
 from .._sync.engine import SyncEngine
 from ..auth import SQLiteTokenStore, TokenStore
-from ..sinks import SQLiteSink, SyncRun, sink_for_path
+from ..sinks import PostgresSink, SQLiteSink, SyncRun, is_dsn, sink_for_path
 from ._ui import UI
 
 __all__ = ["CLIError", "cmd_status", "cmd_sync", "cmd_token", "known_resources"]
@@ -153,8 +153,14 @@ async def open_store(path: str, *, create: bool) -> AsyncIterator[TokenStore]:
 
 
 @asynccontextmanager
-async def open_state(text: str | None, sink_path: Path) -> AsyncIterator[Any]:
-    """The sync state: a Redis URL, an SQLite file, or a file next to the sink."""
+async def open_state(text: str | None, sink_path: Path | None, *, sink: Any = None
+                     ) -> AsyncIterator[Any]:
+    """The sync state: a Redis URL, an SQLite file; by default the sink's own
+    database for PostgreSQL (each job's records and watermark then commit
+    together) and a file next to the sink otherwise."""
+    if text is None and isinstance(sink, PostgresSink):
+        yield sink.sync_state()
+        return
     if text is not None and is_redis_url(text):
         state = _redis().RedisSyncState(text)
         try:
@@ -169,7 +175,8 @@ async def open_state(text: str | None, sink_path: Path) -> AsyncIterator[Any]:
         return
     from .._sync.sqlite_state import SQLiteSyncState
 
-    async with SQLiteSyncState(Path(text) if text else _state_path(sink_path)) as sqlite_state:
+    path = Path(text) if text else _state_path(sink_path or Path("."))
+    async with SQLiteSyncState(path) as sqlite_state:
         yield sqlite_state
 
 
@@ -203,7 +210,8 @@ def _state_path(sink_path: Path) -> Path:
 async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
     resources = parse_resources(args.resources)
     wanted = parse_school_ids(args.schools)
-    sink_path = _check_sink_path(args.sink)
+    postgres = is_dsn(args.sink)
+    sink_path = None if postgres else _check_sink_path(args.sink)
     if args.concurrency < 1:
         raise CLIError("--concurrency must be >= 1")
     async with open_store(args.token_store, create=False) as store:
@@ -211,11 +219,13 @@ async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
         ids = wanted if wanted is not None else await stored_school_ids(store)
         if not ids:
             raise CLIError(f"no school tokens in {shown(args.token_store)!r}")
-        sink = sink_for_path(sink_path)
+        # A sync job holds a connection from its first write to its commit.
+        sink: Any = (PostgresSink(args.sink, pool_size=args.concurrency + 2) if postgres
+                     else sink_for_path(sink_path or Path(".")))
         async with client:
             await sink.open()
             try:
-                async with open_state(args.state, sink_path) as state:
+                async with open_state(args.state, sink_path, sink=sink) as state:
                     engine = SyncEngine(client, sink, state, resources=resources,
                                         concurrency=args.concurrency)
                     with ui.progress(ids, resources) as progress:
@@ -223,7 +233,8 @@ async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
                         report = await engine.run(ids)
             finally:
                 await sink.close()
-    ui.report_table(f"Sync into {args.sink}", report)
+    where = sink.dsn if postgres else args.sink
+    ui.report_table(f"Sync into {where}", report)
     return 0 if report.ok else 1
 
 
@@ -284,7 +295,8 @@ async def cmd_status(args: argparse.Namespace, ui: UI) -> int:
     wanted = parse_school_ids(args.schools)
     runs: dict[int, SyncRun] = {}
     if args.sink:
-        sink = sink_for_path(_check_existing_sink(args.sink))
+        sink: Any = (PostgresSink(args.sink, pool_size=2) if is_dsn(args.sink)
+                     else sink_for_path(_check_existing_sink(args.sink)))
         try:
             await sink.open()
             runs = await sink.last_runs()
