@@ -16,15 +16,15 @@ done, and a slow or rate-limited school holds one worker, never the others.
 (The client enforces each school's own request budget; the engine never
 spends one school's budget on another.)
 
-Each job is one incremental ``school.changes(resource, state=state)`` delta:
-the records of every page go to the sink as they arrive, leavers are removed,
-and the delta commits its watermark only when the job finished cleanly, after
-the sink accepted everything. A full sync into an :class:`IdLister` sink also
-removes what the API no longer lists, but only after a walk proven complete;
-otherwise the job fails with a :class:`PagingError` and removes nothing. A
-failed, revoked or cancelled job therefore never moves the watermark: the next
-run fetches the same changes again (sinks upsert, so that is harmless). When
-the sink's database also holds the state (``PostgresSink`` with its
+Each job is :func:`~assembly_async._sync.job.run_job` (``job.py``), the same
+function ``assembly_async.distributed`` workers run: one incremental
+``school.changes(resource, state=state)`` delta whose records go to the sink
+page by page, whose watermark moves only when the job finished cleanly, and
+which removes what a full sync no longer lists only after a walk proven
+complete (otherwise a :class:`PagingError`, nothing removed). A failed,
+revoked or cancelled job therefore never moves the watermark: the next run
+fetches the same changes again (sinks upsert, so that is harmless). When the
+sink's database also holds the state (``PostgresSink`` with its
 ``PostgresSyncState``, ``SQLiteSink`` and ``SQLiteSyncState`` on one file) the
 job's records and watermark commit in one transaction (``jobs.py``): a crash
 leaves both or neither.
@@ -51,11 +51,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._client.syncstate import MemorySyncState
-from .._core.config import CallOptions
-from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
+from .._core.errors import ConfigurationError
 from .._http.events import SchoolStats
 from ..sinks import RunRecorder, Sink, SyncRun, check_resource_name
-from .jobs import JobWriter, open_job
+from .job import JobResources, JobSpec, ends_school, run_job
 from .report import (
     JobState,
     ProgressCallback,
@@ -82,8 +81,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-#: A job waits for its school's budget instead of failing at the deadline.
-_WAIT_FOR_BUDGET = CallOptions(wait_for_budget=True)
 
 class SyncEngine:
     """Sync ``resources`` of many schools into ``sink`` with bounded concurrency.
@@ -208,6 +205,7 @@ class _Run:
         self.first_start: dict[int, float] = {}
         self.stats_before: dict[int, SchoolStats] = {}
         self.wakeup = asyncio.Event()
+        self.job_resources = JobResources(engine.client, engine.sink, engine.state)
         self.recorder: RunRecorder | None = (
             engine.sink if engine.record_runs and isinstance(engine.sink, RunRecorder) else None
         )
@@ -271,7 +269,7 @@ class _Run:
         if school.revoked:
             res.state = "skipped"
             res.error = next((r.error for r in school.resources.values()
-                              if isinstance(r.error, (SchoolAuthRevoked, TokenUnavailable))), None)
+                              if ends_school(r.error)), None)
             await self.emit(sid, res)
             return
         if sid not in self.first_start:
@@ -279,57 +277,13 @@ class _Run:
             school.started_at = time.time()
             self.stats_before[sid] = self.engine.client.stats(sid)
         engine = self.engine
-        res.state = "running"
-        await self.emit(sid, res)
-        t0 = time.monotonic()
-        delta: Any = None
-        job: JobWriter | None = None
-        try:
-            session = engine.client.school(sid)
-            params = {"options": _WAIT_FOR_BUDGET, **engine.params.get(resource, {})}
-            # The job's writes (and, where the sink can, its watermark: see jobs.py).
-            job = await open_job(engine.sink, engine.state, sid, resource)
-            delta = session.changes(resource, state=job.state, **params)
-            async with delta:
-                # A full sync lists everything the school has: remember the ids so
-                # that records the sink holds but the API no longer lists go.
-                lister = job if job.can_list else None
-                seen: set[Any] | None = set() if delta.full and lister is not None else None
-                async for page in delta.raw_pages():
-                    if page:
-                        await job.write(page)
-                        res.records += len(page)
-                        if seen is not None:
-                            seen.update(r.get("id") for r in page)
-                    res.requests = delta.requests
-                    await self.emit(sid, res)
-                left = list(delta.left_ids or ())
-                if lister is not None and seen is not None and not delta.not_modified:
-                    left.extend(await _unlisted(delta, lister, seen))
-                if left:
-                    await job.remove(left)
-                    res.removals += len(left)
-                res.requests = delta.requests
-                res.not_modified = bool(delta.not_modified)
-                res.full = bool(delta.full)
-            await job.finish()
-            res.state = ("not_modified" if res.not_modified and not res.records
-                         and not res.removals else "done")
-        except asyncio.CancelledError:
-            res.state = "cancelled"
-            raise
-        except (SchoolAuthRevoked, TokenUnavailable) as exc:
+        spec = JobSpec(sid, resource, engine.params.get(resource, {}))
+        # The one-job code every scheduler runs (job.py); this engine keeps the
+        # per-school bookkeeping around it.
+        await run_job(spec, self.job_resources, result=res,
+                      on_update=lambda r: self.emit(sid, r))
+        if ends_school(res.error):
             school.revoked = True
-            res.state, res.error = "failed", exc
-        except Exception as exc:
-            res.state, res.error = "failed", exc
-            _log.debug("sync of school %s %s failed", sid, resource, exc_info=True)
-        finally:
-            if job is not None:
-                await job.close()
-            res.elapsed = time.monotonic() - t0
-            if delta is not None:
-                res.requests = max(res.requests, int(getattr(delta, "requests", 0) or 0))
         await self.emit(sid, res)
 
     async def job_ended(self, sid: int) -> None:
@@ -359,19 +313,6 @@ class _Run:
                 raise
             except Exception:
                 _log.exception("could not record the sync run of school %s", sid)
-
-
-async def _unlisted(delta: Any, lister: JobWriter, seen: set[Any]) -> set[Any]:
-    """What a full sync may remove: the stored ids its walk did not list, and only
-    when that walk is proven complete (``Delta.proven``). Otherwise, if anything
-    would go, raise the delta's :class:`PagingError`: the job fails, reports why,
-    removes nothing and commits no watermark (a misread walk, a shifted list, a
-    server that states no total never empties a sink)."""
-    gone = await lister.ids() - seen
-    error = delta.removal_error(len(gone))
-    if error is not None:
-        raise error
-    return gone
 
 
 async def sync_many(
