@@ -25,6 +25,7 @@ from ._core.errors import (
     InsufficientScope,
     InvalidRequest,
     InvalidToken,
+    JobFailed,
     NotFound,
     NotModified,
     OAuthError,
@@ -63,6 +64,7 @@ from ._sync.engine import (
     SyncReport,
     sync_many,
 )
+from ._sync.job import JobResources, JobSpec, sync_job
 from ._sync.sqlite_state import SQLiteSyncState
 from .models._converter import make_converter
 
@@ -90,6 +92,9 @@ __all__ = [
     "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
+    "JobFailed",
+    "JobResources",
+    "JobSpec",
     "JobState",
     "MemorySyncState",
     "NotFound",
@@ -137,6 +142,7 @@ __all__ = [
     "backoff",
     "make_converter",
     "should_retry",
+    "sync_job",
     "sync_key",
     "sync_many",
 ]

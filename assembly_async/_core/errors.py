@@ -12,6 +12,8 @@ Every error the SDK raises derives from :class:`AssemblyError`::
     │                               Redis server holding shared state is unusable
     ├── PagingError                 a list walk whose paging evidence does not add up
     │                               (short, endless or repeating): never a silent truncation
+    ├── JobFailed                   a sync job failed in another process (a distributed
+    │                               worker): the error's class name and its message
     ├── TransportError              the request did not complete
     │   ├── ConnectionFailed        connect refused/reset, DNS, TLS, body cut short
     │   └── RequestTimeout          no (complete) answer within the timeout
@@ -64,6 +66,7 @@ __all__ = [
     "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
+    "JobFailed",
     "NotFound",
     "NotModified",
     "OAuthError",
@@ -237,6 +240,21 @@ class PagingError(AssemblyError):
         if url:
             where += f" of {url}"
         super().__init__(f"{reason} ({where}{'; ' + shown if shown else ''})")
+
+
+class JobFailed(AssemblyError):
+    """A sync job failed in another process: a distributed worker recorded the
+    error in the run's ledger and this stands for it in the report. ``kind``
+    is the class name of the error raised there (``"SchoolAuthRevoked"``,
+    ``"PagingError"``), the message its text (SDK errors carry no secrets;
+    other errors are recorded by class name only)."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+    def __repr__(self) -> str:
+        return f"JobFailed(kind={self.kind!r}, message={str(self)!r})"
 
 
 class TransportError(AssemblyError):

@@ -16,7 +16,7 @@ done, and a slow or rate-limited school holds one worker, never the others.
 (The client enforces each school's own request budget; the engine never
 spends one school's budget on another.)
 
-Each job is :func:`~assembly_async._sync.job.run_job` (``job.py``), the same
+Each job is :func:`~assembly_async.sync_job` (``job.py``), the same
 function ``assembly_async.distributed`` workers run: one incremental
 ``school.changes(resource, state=state)`` delta whose records go to the sink
 page by page, whose watermark moves only when the job finished cleanly, and
@@ -54,7 +54,7 @@ from .._client.syncstate import MemorySyncState
 from .._core.errors import ConfigurationError
 from .._http.events import SchoolStats
 from ..sinks import RunRecorder, Sink, SyncRun, check_resource_name
-from .job import JobResources, JobSpec, ends_school, run_job
+from .job import JobResources, JobSpec, ends_school, sync_job
 from .report import (
     JobState,
     ProgressCallback,
@@ -280,7 +280,7 @@ class _Run:
         spec = JobSpec(sid, resource, engine.params.get(resource, {}))
         # The one-job code every scheduler runs (job.py); this engine keeps the
         # per-school bookkeeping around it.
-        await run_job(spec, self.job_resources, result=res,
+        await sync_job(spec, self.job_resources, result=res,
                       on_update=lambda r: self.emit(sid, r))
         if ends_school(res.error):
             school.revoked = True

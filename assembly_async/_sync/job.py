@@ -6,7 +6,7 @@ Celery or arq task can call it too. It is a plain async function of a
 :class:`JobSpec` (ids and parameters, nothing secret, fit for a message) and
 the worker's :class:`JobResources` (its client, sink and sync state)::
 
-    result = await run_job(JobSpec(42, "students"), JobResources(client, sink, state))
+    result = await sync_job(JobSpec(42, "students"), JobResources(client, sink, state))
     print(result.state, result.records, result.error)
 
 What one job does: one incremental ``school.changes(resource, state=...)``
@@ -48,7 +48,7 @@ from .report import ResourceResult
 if TYPE_CHECKING:
     from .._client.client import AssemblyClient
 
-__all__ = ["JobResources", "JobSpec", "JobUpdate", "ends_school", "run_job"]
+__all__ = ["JobResources", "JobSpec", "JobUpdate", "ends_school", "sync_job"]
 
 _log = logging.getLogger("assembly_async._sync.engine")
 
@@ -106,7 +106,7 @@ async def _notify(on_update: JobUpdate | None, result: ResourceResult) -> None:
         await out
 
 
-async def run_job(spec: JobSpec, resources: JobResources, *,
+async def sync_job(spec: JobSpec, resources: JobResources, *,
                   result: ResourceResult | None = None,
                   on_update: JobUpdate | None = None) -> ResourceResult:
     """Run one job and return its :class:`ResourceResult` (filled in place when

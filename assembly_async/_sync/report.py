@@ -12,6 +12,8 @@ from typing import Literal
 
 import attrs
 
+from .._core.errors import JobFailed
+
 __all__ = [
     "JobState",
     "ProgressCallback",
@@ -50,8 +52,10 @@ ProgressCallback = Callable[[ProgressEvent], object]
 
 
 def describe_error(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return f"{type(error).__name__}: {text}" if type(error).__name__ not in text else text
+    """``"ClassName: message"`` (a :class:`JobFailed` names the error it stands for)."""
+    name = error.kind if isinstance(error, JobFailed) else type(error).__name__
+    text = str(error) or name
+    return f"{name}: {text}" if name not in text else text
 
 
 @attrs.define

@@ -1,7 +1,9 @@
 """The ``assembly-async`` command line.
 
 ``demo`` (the embedded fake server, synced twice), ``sync`` (schools from a
-token store into a sink), ``token`` (OAuth helpers) and ``status``. Bad input
+token store into a sink), ``token`` (OAuth helpers) and ``status``; with the
+distributed extra, ``worker``, ``sync --queue`` and ``status --queue`` run a
+sync on many machines (``_queue_cmd.py``). Bad input
 gives one line on stderr and exit code 2; a sync in which some school failed
 exits 1.
 """
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .._core.errors import AssemblyError, ConfigurationError
+from . import _queue_cmd
 from ._commands import CLIError, cmd_status, cmd_sync, cmd_token
 from ._ui import make_ui
 
@@ -50,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--concurrency", type=int, default=16)
 
     sync = sub.add_parser("sync", help="sync schools from a token store into a sink")
-    sync.add_argument("--token-store", required=True, help=STORE_HELP)
-    sync.add_argument("--sink", required=True,
+    sync.add_argument("--token-store", help=STORE_HELP + " (required without --queue)")
+    sync.add_argument("--sink",
                       help="postgresql://user@host/db: PostgreSQL (sync state in the same "
                       "database); *.db: SQLite sink; any other path: directory of JSON Lines files")
     sync.add_argument("--resources", default="students,staff_members")
@@ -79,10 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--token-store", required=True, help=STORE_HELP)
 
     status = sub.add_parser("status", help="API sync status and our last local sync per school")
-    status.add_argument("--token-store", required=True, help=STORE_HELP)
+    status.add_argument("--token-store", help=STORE_HELP + " (required without --queue)")
     status.add_argument("--sink", help="sink (path or postgresql:// URL) whose sync_runs to show")
     status.add_argument("--schools", help="comma-separated school ids (default: all)")
     _add_api(status)
+    _queue_cmd.add_queue_options(sync, status)
+    _queue_cmd.register_worker(sub, _add_api)
     return parser
 
 
@@ -97,7 +102,16 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await run_demo(ui, schools=args.schools, db=args.db, seed=args.seed,
                               concurrency=args.concurrency)
+    if args.command == "worker":
+        return await _queue_cmd.run_worker(args, ui)
+    if args.command in ("sync", "status") and _queue_cmd.queue_url(args):
+        run = _queue_cmd.run_queue_sync if args.command == "sync" else _queue_cmd.run_queue_status
+        return await run(args, ui)
+    if args.command in ("sync", "status") and not args.token_store:
+        raise CLIError("--token-store is required (or --queue URL for a distributed run)")
     if args.command == "sync":
+        if not args.sink:
+            raise CLIError("--sink is required")
         return await cmd_sync(args, ui)
     if args.command == "token":
         return await cmd_token(args, ui)

@@ -9,7 +9,7 @@ scripts that touch several of them stay atomic there too.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
@@ -48,7 +48,7 @@ def storage_error(exc: RedisError, address: str) -> StorageError:
     return error
 
 
-def redis_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def redis_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Raise redis-py's errors as :class:`StorageError` (only ``AssemblyError``
     leaves the SDK); the original stays the ``__cause__``. For methods of
     objects that keep their :class:`RedisConnection` as ``_conn`` (or are one)."""

@@ -1,0 +1,382 @@
+"""``worker``, ``sync --queue`` and ``status --queue``: bulk sync on many machines.
+
+* ``assembly-async worker --redis URL --sink postgresql://...`` runs jobs until
+  SIGTERM or Ctrl-C (a second one stops at once; unfinished jobs go back to
+  the queue either way, or their lease expires).
+* ``assembly-async sync --queue URL`` starts a run (every school of the
+  Redis token store, or ``--schools``), shows its progress on stderr and
+  prints the report on stdout (``--json`` too). Ctrl-C leaves the run to the
+  workers: ``--attach RUN`` follows it again, ``--cancel RUN`` stops it.
+* ``assembly-async status --queue URL`` lists the runs and live workers;
+  ``--run RUN`` shows one run's schools.
+
+Needs the ``distributed`` extra. URLs and DSNs with passwords are best given
+in the environment (``ASSEMBLY_REDIS_URL``, ``ASSEMBLY_SINK``): other users
+of the machine can read a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any, TextIO
+
+import orjson
+
+from .._core.errors import AssemblyError, ConfigurationError
+from .._sync.report import SyncReport, describe_error
+from ..sinks import is_dsn, redact_dsn
+from ._commands import CLIError, parse_resources, parse_school_ids, shown
+from ._ui import UI
+
+__all__ = ["add_queue_options", "queue_url", "register_worker", "run_queue_status",
+           "run_queue_sync", "run_worker"]
+
+_ENV_REDIS = "ASSEMBLY_REDIS_URL"
+_ENV_SINK = "ASSEMBLY_SINK"
+#: Options that only mean something with --queue.
+QUEUE_ONLY = ("attach", "cancel", "detach", "run", "json")
+
+
+def _distributed() -> Any:
+    try:
+        from .. import distributed
+    except ImportError:
+        raise CLIError('this command needs the distributed extra: '
+                       'pip install "assembly-async[distributed]"') from None
+    return distributed
+
+
+def register_worker(sub: Any, add_api: Any) -> None:
+    """The ``worker`` command."""
+    worker = sub.add_parser(
+        "worker", help="run distributed sync jobs from a Redis queue (taskiq)",
+        description="Take (school, resource) jobs from the Redis queue and sync them into "
+        "PostgreSQL, with tokens and rate budgets shared through Redis. Credentials: "
+        "ASSEMBLY_CLIENT_ID, ASSEMBLY_CLIENT_SECRET. Stops on SIGTERM/Ctrl-C.")
+    worker.add_argument("--redis", help=f"Redis URL (default: ${_ENV_REDIS})")
+    worker.add_argument("--sink", help=f"PostgreSQL DSN (default: ${_ENV_SINK})")
+    worker.add_argument("--concurrency", type=int, default=16,
+                        help="jobs at once in this process (16)")
+    worker.add_argument("--prefix", default="assembly:", help="Redis key prefix (assembly:)")
+    worker.add_argument("--rate-limit", type=int, default=600,
+                        help="requests per window per school, in every worker (600)")
+    worker.add_argument("--rate-window", type=float, default=300.0,
+                        help="the rate window in seconds (300)")
+    worker.add_argument("--shutdown-grace", type=float, default=30.0,
+                        help="seconds running jobs get to finish on SIGTERM (30)")
+    worker.add_argument("--sweep-interval", type=float, default=5.0,
+                        help="seconds between looks for expired leases and lost messages (5)")
+    worker.add_argument("--label", help="this worker's name in the ledger (host:pid)")
+    add_api(worker)
+
+
+def add_queue_options(sync: argparse.ArgumentParser, status: argparse.ArgumentParser) -> None:
+    """``--queue`` and friends on ``sync`` and ``status``."""
+    for parser in (sync, status):
+        parser.add_argument("--queue", metavar="URL",
+                            help="Redis URL of the distributed queue (see `worker`)")
+        parser.add_argument("--prefix", default="assembly:",
+                            help="Redis key prefix of the queue (assembly:)")
+        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                            help="print the result as one JSON document on stdout")
+    sync.add_argument("--attach", metavar="RUN", help="with --queue: follow a run again")
+    sync.add_argument("--cancel", metavar="RUN", help="with --queue: cancel a run")
+    sync.add_argument("--detach", action="store_true",
+                      help="with --queue: start the run, print its id and return")
+    sync.add_argument("--lease", type=float, default=60.0,
+                      help="with --queue: seconds a job's lease lasts; a killed worker's "
+                      "jobs start again after it (60)")
+    status.add_argument("--run", metavar="RUN", help="with --queue: one run's schools")
+
+
+# -- worker --------------------------------------------------------------------------
+
+
+def _worker_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name, level in (("assembly_async", logging.INFO), ("taskiq", logging.WARNING)):
+        log = logging.getLogger(name)
+        if not log.handlers:
+            log.addHandler(handler)
+            log.setLevel(level)
+
+
+async def run_worker(args: argparse.Namespace, ui: UI) -> int:
+    dist = _distributed()
+    try:
+        config = dist.WorkerConfig.from_env(
+            redis=args.redis, sink=args.sink, concurrency=args.concurrency, prefix=args.prefix,
+            rate_limit=args.rate_limit, rate_window=args.rate_window, api_url=args.api_url,
+            oauth_url=args.oauth_url, shutdown_grace=args.shutdown_grace,
+            sweep_interval=args.sweep_interval, label=args.label)
+    except ConfigurationError as exc:
+        raise CLIError(str(exc)) from None
+    _worker_logging()
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set() and main is not None:
+            main.cancel()  # a second signal: stop now (jobs are handed back or expire)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+
+    def ready(context: Any) -> None:
+        print(f"worker {context.label} ready: {config.concurrency} jobs at once, "
+              f"queue {redact_dsn(config.redis)} prefix {config.prefix!r}, "
+              f"sink {redact_dsn(config.sink)}", file=sys.stderr, flush=True)
+
+    try:
+        outcomes = await dist.serve(config, stop=stop, on_ready=ready)
+    except asyncio.CancelledError:
+        print("worker stopped at once", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    done = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "no jobs"
+    print(f"worker stopped: {done}", file=sys.stderr, flush=True)
+    return 0
+
+
+# -- sync --queue --------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _open_queue(url: str, prefix: str) -> AsyncIterator[Any]:
+    dist = _distributed()
+    queue = dist.SyncQueue(url, prefix=prefix)
+    try:
+        await queue.open()
+    except AssemblyError as exc:
+        await queue.close()
+        raise CLIError(f"cannot reach the queue {shown(url)!r}: {exc}") from None
+    try:
+        yield queue
+    finally:
+        await queue.close()
+
+
+async def _school_ids(args: argparse.Namespace) -> list[int]:
+    wanted = parse_school_ids(args.schools)
+    if wanted is not None:
+        return wanted
+    from ..redis import RedisTokenStore
+    from ._commands import stored_school_ids
+
+    async with RedisTokenStore(args.queue, prefix=args.prefix) as store:
+        ids = await stored_school_ids(store)
+    if not ids:
+        raise CLIError(f"no school tokens in the Redis token store at {shown(args.queue)!r} "
+                       f"(prefix {args.prefix!r}); pass --schools")
+    return ids
+
+
+async def _sink_identity(dsn: str | None) -> str | None:
+    """Open the run's sink once: its tables are created before the workers race
+    for them, and its identity goes into the run (workers on another database
+    decline the jobs)."""
+    if dsn is None:
+        return None
+    if not is_dsn(dsn):
+        raise CLIError("with --queue, --sink is the workers' postgresql:// database")
+    from ..sinks import PostgresSink
+
+    async with PostgresSink(dsn, pool_size=1) as sink:
+        return sink.instance
+
+
+class _Printer:
+    """Progress of a run on stderr: one line when it changes (rewritten in place
+    on a terminal)."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.tty = bool(getattr(err, "isatty", lambda: False)())
+        self.last = ""
+
+    def __call__(self, progress: Any) -> None:
+        c = progress.counts
+        line = (f"run {progress.info.id}: {progress.ended}/{progress.info.total} jobs ended"
+                f" ({c['failed']} failed, {c['skipped']} skipped), {c['running']} running,"
+                f" {c['queued']} queued; {progress.records} records")
+        if progress.info.requeued:
+            line += f"; {progress.info.requeued} queued again"
+        for worker, reason in progress.declined.items():
+            line += f"; DECLINED by {worker}: {reason}"
+        if line == self.last:
+            return
+        self.last = line
+        if self.tty:
+            print("\r\x1b[2K" + line, end="", file=self.err, flush=True)
+        else:
+            print(line, file=self.err, flush=True)
+
+    def end(self) -> None:
+        if self.tty and self.last:
+            print(file=self.err, flush=True)
+
+
+def report_json(run_id: str, report: SyncReport) -> dict[str, Any]:
+    return {
+        "run": run_id, "ok": report.ok, "cancelled": report.cancelled,
+        "records": report.records, "removals": report.removals, "requests": report.requests,
+        "elapsed": round(report.elapsed, 3), "failed": report.failed,
+        "schools": [{
+            "school_id": s.school_id, "ok": s.ok, "revoked": s.revoked, "records": s.records,
+            "removals": s.removals, "requests": s.requests, "errors": s.errors,
+            "resources": {r.resource: {
+                "state": r.state, "records": r.records, "removals": r.removals,
+                "requests": r.requests,
+                "error": None if r.error is None else describe_error(r.error)}
+                for r in s.resources.values()},
+        } for s in report.schools.values()],
+    }
+
+
+def _emit(ui: UI, data: Any) -> None:
+    ui.out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    ui.out.flush()
+
+
+async def _follow(queue: Any, run_id: str, args: argparse.Namespace, ui: UI) -> int:
+    printer = _Printer(sys.stderr)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        waiting = asyncio.create_task(queue.wait(run_id, poll=1.0, on_progress=printer))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            printer.end()
+            where = shown(args.queue)
+            print(f"run {run_id} goes on on the workers. Follow it: assembly-async sync "
+                  f"--queue {where} --attach {run_id}; stop it: assembly-async sync --queue "
+                  f"{where} --cancel {run_id}", file=sys.stderr, flush=True)
+            return 130
+        report = waiting.result()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    printer.end()
+    if getattr(args, "json", False):
+        _emit(ui, {"command": "sync", **report_json(run_id, report)})
+    else:
+        title = f"Run {run_id}" + (" (cancelled)" if report.cancelled else "")
+        ui.report_table(title, report)
+    return 0 if report.ok else 1
+
+
+async def run_queue_sync(args: argparse.Namespace, ui: UI) -> int:
+    if args.lease <= 0:
+        raise CLIError("--lease must be positive")
+    async with _open_queue(args.queue, args.prefix) as queue:
+        if args.cancel:
+            before = await queue.cancel(args.cancel)
+            if before == "gone":
+                raise CLIError(f"no run {args.cancel} in {shown(args.queue)}")
+            print(f"run {args.cancel}: {'cancelled' if before == 'cancelled' else before}",
+                  file=sys.stderr, flush=True)
+            return 0
+        if args.attach:
+            if await queue.progress(args.attach) is None:
+                raise CLIError(f"no run {args.attach} in {shown(args.queue)} (or it expired)")
+            return await _follow(queue, args.attach, args, ui)
+        resources = parse_resources(args.resources)
+        ids = await _school_ids(args)
+        identity = await _sink_identity(args.sink)
+        dist = _distributed()
+        info = await queue.submit(ids, resources=resources, sink=identity,
+                                  options=dist.RunOptions(lease=args.lease))
+        print(f"run {info.id}: {info.total} jobs ({len(ids)} schools x "
+              f"{', '.join(resources)}) queued on {shown(args.queue)}",
+              file=sys.stderr, flush=True)
+        if args.detach:
+            if getattr(args, "json", False):
+                _emit(ui, {"command": "sync", "run": info.id, "jobs": info.total})
+            else:
+                ui.line(info.id)
+            return 0
+        return await _follow(queue, info.id, args, ui)
+
+
+# -- status --queue ------------------------------------------------------------------
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def run_queue_status(args: argparse.Namespace, ui: UI) -> int:
+    as_json = getattr(args, "json", False)
+    async with _open_queue(args.queue, args.prefix) as queue:
+        if args.run:
+            report = await queue.report(args.run)
+            progress = await queue.progress(args.run)
+            if report is None or progress is None:
+                raise CLIError(f"no run {args.run} in {shown(args.queue)} (or it expired)")
+            if as_json:
+                _emit(ui, {"command": "status", "status": progress.info.status,
+                           "counts": progress.counts, **report_json(args.run, report)})
+            else:
+                ui.report_table(f"Run {args.run}: {progress.info.status}, "
+                                f"{progress.ended}/{progress.info.total} jobs ended", report)
+            return 0
+        runs = await queue.runs()
+        rows = []
+        for info in runs:
+            p = await queue.progress(info.id)
+            if p is None:
+                continue
+            c = p.counts
+            rows.append([info.id, _when(info.created), info.status,
+                         f"{p.ended}/{info.total}", c["failed"] + c["skipped"], c["running"],
+                         c["queued"], p.records, info.requeued])
+        workers = await queue.workers()
+    if as_json:
+        cols = ["run", "started", "status", "ended", "failed", "running", "queued", "records",
+                "requeued"]
+        _emit(ui, {"command": "status", "runs": [dict(zip(cols, r, strict=True)) for r in rows],
+                   "workers": [{"label": w.label, "seen": w.seen, "concurrency": w.concurrency,
+                                "running": w.running, "outcomes": dict(w.outcomes)}
+                               for w in workers]})
+        return 0
+    ui.table(f"Runs on {shown(args.queue)}", ["run", "started (UTC)", "status", "jobs ended",
+                                               "failed", "running", "queued", "records",
+                                               "queued again"], rows)
+    ui.table("Workers (seen in the last minute)",
+             ["worker", "last seen (UTC)", "jobs at once", "running", "done"],
+             [[w.label, _when(w.seen), w.concurrency, w.running,
+               sum(v for k, v in w.outcomes.items() if k in ("done", "not_modified"))]
+              for w in workers])
+    return 0
+
+
+def queue_url(args: argparse.Namespace) -> str | None:
+    """``--queue``, checked (None when not given: then the options that need it
+    must not be given either)."""
+    url = getattr(args, "queue", None)
+    if url is None:
+        used = [name for name in QUEUE_ONLY if getattr(args, name, None)]
+        if used:
+            raise CLIError(f"--{used[0]} needs --queue URL")
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CLIError("--queue is a redis://, rediss:// or unix:// URL")
+    return str(url)
