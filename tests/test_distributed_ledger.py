@@ -173,7 +173,7 @@ async def test_cancel_ends_queued_jobs_stops_running_ones_and_expires_the_run(
     info, _ = await new_run(ledger, 2, keep=100)
     assert (await ledger.claim(info.id, "1/students", 1, "t", "w")).outcome == "ok"
     assert info.id in await ledger.active()
-    assert await ledger.cancel(info.id) == "cancelled"
+    assert await ledger.cancel(info.id) == "running"  # it was running: now cancelled
     assert await ledger.cancel(info.id) == "cancelled"  # idempotent: already cancelled
     assert await ledger.renew(info.id, "1/students", "t", 0) == "stopped"
     assert (await ledger.claim(info.id, "2/students", 3, "u", "w")).outcome == "finished"

@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, TextIO
 
 import orjson
@@ -250,29 +250,43 @@ def _emit(ui: UI, data: Any) -> None:
     ui.out.flush()
 
 
-async def _follow(queue: Any, run_id: str, args: argparse.Namespace, ui: UI) -> int:
-    printer = _Printer(sys.stderr)
+@contextlib.contextmanager
+def _interrupts() -> Iterator[asyncio.Event]:
+    """Ctrl-C sets the event instead of interrupting whatever is being awaited."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
     try:
-        waiting = asyncio.create_task(queue.wait(run_id, poll=1.0, on_progress=printer))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not waiting.done():
-            waiting.cancel()
-            await asyncio.gather(waiting, return_exceptions=True)
-            printer.end()
-            where = shown(args.queue)
-            print(f"run {run_id} goes on on the workers. Follow it: assembly-async sync "
-                  f"--queue {where} --attach {run_id}; stop it: assembly-async sync --queue "
-                  f"{where} --cancel {run_id}", file=sys.stderr, flush=True)
-            return 130
-        report = waiting.result()
+        yield stop
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+def _left_to_workers(run_id: str, url: str) -> int:
+    where = shown(url)
+    print(f"run {run_id} goes on on the workers. Follow it: assembly-async sync --queue "
+          f"{where} --attach {run_id}; stop it: assembly-async sync --queue {where} "
+          f"--cancel {run_id}", file=sys.stderr, flush=True)
+    return 130
+
+
+async def _follow(queue: Any, run_id: str, args: argparse.Namespace, ui: UI,
+                  stop: asyncio.Event) -> int:
+    from ..distributed._tasks import stop_task
+
+    printer = _Printer(sys.stderr)
+    waiting = asyncio.create_task(queue.wait(run_id, poll=1.0, on_progress=printer))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await stop_task(stopping)
+        if not waiting.done():
+            await stop_task(waiting)
     printer.end()
+    if waiting.cancelled():
+        return _left_to_workers(run_id, args.queue)
+    report = waiting.result()
     if getattr(args, "json", False):
         _emit(ui, {"command": "sync", **report_json(run_id, report)})
     else:
@@ -284,34 +298,40 @@ async def _follow(queue: Any, run_id: str, args: argparse.Namespace, ui: UI) -> 
 async def run_queue_sync(args: argparse.Namespace, ui: UI) -> int:
     if args.lease <= 0:
         raise CLIError("--lease must be positive")
-    async with _open_queue(args.queue, args.prefix) as queue:
-        if args.cancel:
-            before = await queue.cancel(args.cancel)
-            if before == "gone":
-                raise CLIError(f"no run {args.cancel} in {shown(args.queue)}")
-            print(f"run {args.cancel}: {'cancelled' if before == 'cancelled' else before}",
+    with _interrupts() as stop:
+        async with _open_queue(args.queue, args.prefix) as queue:
+            if args.cancel:
+                before = await queue.cancel(args.cancel)
+                if before == "gone":
+                    raise CLIError(f"no run {args.cancel} in {shown(args.queue)}")
+                said = {"running": "cancelled", "done": "already done",
+                        "cancelled": "already cancelled"}[before]
+                print(f"run {args.cancel}: {said}", file=sys.stderr, flush=True)
+                return 0
+            if args.attach:
+                if await queue.progress(args.attach) is None:
+                    raise CLIError(f"no run {args.attach} in {shown(args.queue)} "
+                                   "(or it expired)")
+                return await _follow(queue, args.attach, args, ui, stop)
+            resources = parse_resources(args.resources)
+            ids = await _school_ids(args)
+            identity = await _sink_identity(args.sink)
+            dist = _distributed()
+            # Not interrupted half-way: a Ctrl-C meanwhile is answered once it is queued.
+            info = await queue.submit(ids, resources=resources, sink=identity,
+                                      options=dist.RunOptions(lease=args.lease))
+            print(f"run {info.id}: {info.total} jobs ({len(ids)} schools x "
+                  f"{', '.join(resources)}) queued on {shown(args.queue)}",
                   file=sys.stderr, flush=True)
-            return 0
-        if args.attach:
-            if await queue.progress(args.attach) is None:
-                raise CLIError(f"no run {args.attach} in {shown(args.queue)} (or it expired)")
-            return await _follow(queue, args.attach, args, ui)
-        resources = parse_resources(args.resources)
-        ids = await _school_ids(args)
-        identity = await _sink_identity(args.sink)
-        dist = _distributed()
-        info = await queue.submit(ids, resources=resources, sink=identity,
-                                  options=dist.RunOptions(lease=args.lease))
-        print(f"run {info.id}: {info.total} jobs ({len(ids)} schools x "
-              f"{', '.join(resources)}) queued on {shown(args.queue)}",
-              file=sys.stderr, flush=True)
-        if args.detach:
-            if getattr(args, "json", False):
-                _emit(ui, {"command": "sync", "run": info.id, "jobs": info.total})
-            else:
-                ui.line(info.id)
-            return 0
-        return await _follow(queue, info.id, args, ui)
+            if args.detach:
+                if getattr(args, "json", False):
+                    _emit(ui, {"command": "sync", "run": info.id, "jobs": info.total})
+                else:
+                    ui.line(info.id)
+                return 0
+            if stop.is_set():
+                return _left_to_workers(info.id, args.queue)
+            return await _follow(queue, info.id, args, ui, stop)
 
 
 # -- status --queue ------------------------------------------------------------------

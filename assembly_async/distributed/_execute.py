@@ -39,6 +39,7 @@ from ..sinks import RunRecorder
 from ._ledger import RunLedger
 from ._messages import JobMessage, Send
 from ._report import error_record, outcome_of, sync_run_of
+from ._tasks import stop_task
 from ._types import RunInfo
 
 __all__ = ["JobOutcome", "WorkerContext", "execute_job"]
@@ -130,11 +131,13 @@ class _Heartbeat:
         self.lease, self.job, self.result = lease, job, result
         #: Why the job was cancelled: "lost" or "stopped" (None: it was not).
         self.reason: str | None = None
+        #: Set by the job's owner when the job ended (the loop also checks it).
+        self.over = False
 
     async def run(self) -> None:
         interval = max(self.lease / 3, 0.05)
         last_ok = time.monotonic()
-        while True:
+        while not self.over:
             await asyncio.sleep(interval)
             sent = time.monotonic()
             try:
@@ -146,18 +149,18 @@ class _Heartbeat:
                 if time.monotonic() - last_ok >= self.lease * 0.8:
                     _log.warning("job %s of run %s: cannot renew its lease (%s); stopping it",
                                  self.message.job, self.message.run, type(exc).__name__)
-                    self._stop("lost")
+                    await self._stop("lost")
                     return
                 continue
             if answer == "ok":
                 last_ok = sent
                 continue
-            self._stop("lost" if answer == "lost" else "stopped")
+            await self._stop("lost" if answer == "lost" else "stopped")
             return
 
-    def _stop(self, reason: str) -> None:
+    async def _stop(self, reason: str) -> None:
         self.reason = reason
-        self.job.cancel()
+        await stop_task(self.job)
 
 
 async def _shielded(coro: Any, timeout: float) -> Any:
@@ -243,13 +246,12 @@ async def _execute(msg: JobMessage, context: WorkerContext) -> JobOutcome:
         await job
     except asyncio.CancelledError:
         if beat.reason is None:  # we are being cancelled: the worker is stopping
-            job.cancel()
-            await asyncio.gather(job, return_exceptions=True)
+            await stop_task(job)
             await _shielded(_hand_back(context, msg, token), HAND_BACK_TIMEOUT)
             raise
     finally:
-        beating.cancel()
-        await asyncio.gather(beating, return_exceptions=True)
+        beat.over = True
+        await stop_task(beating)
     if beat.reason == "lost":
         _log.warning("job %s of run %s lost its lease and was stopped", msg.job, msg.run)
         return JobOutcome("lost", result)

@@ -245,7 +245,8 @@ class RunLedger:
     async def cancel(self, run_id: str) -> str:
         """Cancel a run: queued jobs end as cancelled, running ones stop when they
         next renew their lease (nothing of theirs commits). Returns the run's
-        status before (``running``), or ``done``/``cancelled``/``gone``."""
+        status before: ``running`` (this call cancelled it), ``done``,
+        ``cancelled`` or ``gone``."""
         return _s(await self._scripts["CANCEL"](keys=self.keys(run_id), args=[]))
 
     # -- reading -----------------------------------------------------------------------

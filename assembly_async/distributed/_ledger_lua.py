@@ -243,6 +243,7 @@ return out
 """
 
 # No ARGV. Queued jobs become cancelled; running ones learn it when they renew.
+# Returns the run's status before ('running' when this call cancelled it).
 CANCEL = _HEAD + """
 local status = redis.call('HGET', meta, 'status')
 if status ~= 'running' then return status or 'gone' end
@@ -252,5 +253,5 @@ for _, job in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
   finalize(job, sid, 'queued', 'cancelled', '{"state":"cancelled"}')
 end
 expire_all()
-return 'cancelled'
+return 'running'
 """

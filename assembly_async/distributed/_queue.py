@@ -17,12 +17,14 @@ later, or :meth:`cancel` it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, StorageError
 from .._sync.report import SyncReport
 from ..redis import DEFAULT_PREFIX, RedisLike
 from ..sinks import redact_dsn
@@ -136,14 +138,27 @@ class SyncQueue:
         return build_report(info, jobs, await self.ledger.revoked(run_id))
 
     async def wait(self, run_id: str, *, poll: float = 1.0,
-                   on_progress: Callable[[RunProgress], object] | None = None) -> SyncReport:
+                   on_progress: Callable[[RunProgress], object] | None = None,
+                   patience: float = 60.0) -> SyncReport:
         """Watch the run until every job ended; returns its report.
 
         Every ``poll`` seconds: the progress goes to ``on_progress`` (may be
-        async) and the run is swept. Raises :class:`ConfigurationError` when
-        the run does not exist (or expired)."""
+        async) and the run is swept. Redis failing for ``patience`` seconds in
+        a row raises its :class:`StorageError` (shorter outages are waited
+        out); :class:`ConfigurationError` when the run does not exist (or
+        expired)."""
+        failing_since: float | None = None
         while True:
-            progress = await self.ledger.progress(run_id)
+            try:
+                progress = await self.ledger.progress(run_id)
+            except StorageError:
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if now - failing_since >= patience:
+                    raise
+                await asyncio.sleep(poll)
+                continue
+            failing_since = None
             if progress is None:
                 raise ConfigurationError(f"no run {run_id} in this Redis (or it expired)")
             if on_progress is not None:
@@ -154,7 +169,8 @@ class SyncQueue:
                 report = await self.report(run_id)
                 assert report is not None
                 return report
-            await self.sweep(run_id)
+            with contextlib.suppress(StorageError):
+                await self.sweep(run_id)
             await asyncio.sleep(poll)
 
     async def cancel(self, run_id: str) -> str:

@@ -41,6 +41,7 @@ from ._execute import WorkerContext
 from ._ledger import RunLedger
 from ._messages import JobMessage, Send
 from ._taskiq import BrokerOptions, make_broker, register_job_task, taskiq_sender
+from ._tasks import stop_task
 
 __all__ = ["WorkerConfig", "open_worker", "serve"]
 
@@ -217,10 +218,7 @@ async def serve(config: WorkerConfig, *, stop: asyncio.Event | None = None,
                     pause = min(pause * 2, 30.0)
         finally:
             # Jobs still running after the grace go back to the queue.
-            for task in list(context.running):
-                task.cancel()
-            await asyncio.gather(*context.running, return_exceptions=True)
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+            await asyncio.gather(*(stop_task(t) for t in list(context.running)))
+            await stop_task(watcher)
             await broker.shutdown()
         return dict(context.outcomes)
