@@ -17,8 +17,6 @@ from _cluster import Cluster
 
 from assembly_async.cli import main
 
-pytest.importorskip("taskiq_redis")
-
 
 @pytest.fixture
 async def small(fake_assembly_factory: Any, redis_server: Any, pg_dsn: str

@@ -25,10 +25,8 @@ from typing import Any
 import pytest
 from _cluster import Cluster
 
-pytest.importorskip("taskiq_redis")
-
-from assembly_async.distributed import RunOptions, SyncQueue  # noqa: E402
-from assembly_async.distributed._taskiq import CONSUMER_GROUP, stream_key  # noqa: E402
+from assembly_async.distributed import RunOptions, SyncQueue
+from assembly_async.distributed._taskiq import CONSUMER_GROUP, stream_key
 
 RESOURCES = ["students", "staff_members", "registration_groups", "rooms"]
 
@@ -72,6 +70,7 @@ async def test_50_schools_on_3_workers_every_record_once_one_refresh_per_school(
                                  sink=await c.sink_identity())
         report = await wait_report(queue, run.id, c)
         jobs = await queue.ledger.jobs(run.id)
+    assert await c.stop() == [0, 0, 0], c.logs()  # SIGTERM: a clean stop
     assert report.ok, (report.failed, [s.errors for s in report.schools.values()], c.logs())
     # Every record of the fake, once, in PostgreSQL; nothing else.
     for resource in RESOURCES:
@@ -129,6 +128,7 @@ async def test_a_worker_killed_mid_run_the_run_completes_with_the_same_rows(
         report = await wait_report(queue, run.id, c)
         after = await queue.ledger.jobs(run.id)
         info = await queue.ledger.info(run.id)
+    assert sorted(await c.stop()) == [-9, 0, 0], c.logs()
     assert report.ok, (report.failed, c.logs())
     for resource in RESOURCES:
         assert await c.sink_rows(resource) == c.fake_rows(resource), resource
@@ -219,3 +219,88 @@ async def test_messages_lost_with_a_dead_consumer_are_sent_again(
     assert report.ok, (report.failed, c.logs())
     assert info is not None and info.requeued >= 2
     assert await c.sink_rows("students") == c.fake_rows("students")
+
+
+class AofRedis:
+    """A redis-server of this test's own, persisting every write (AOF, fsync
+    always), that can be killed and started again on the same files."""
+
+    def __init__(self, directory: Any) -> None:
+        import shutil
+
+        self.dir = directory
+        self.binary = shutil.which("redis-server") or "redis-server"
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.dir}/redis.sock"
+
+    def start(self) -> None:
+        import subprocess
+
+        import redis
+
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", "0", "--unixsocket", f"{self.dir}/redis.sock",
+             "--unixsocketperm", "700", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", str(self.dir), "--loglevel", "warning"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client = redis.Redis(unix_socket_path=f"{self.dir}/redis.sock")
+                try:
+                    if client.ping():
+                        return
+                finally:
+                    client.close()
+            except redis.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and self.proc.poll() is None
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+async def test_redis_killed_and_restarted_mid_run_the_run_completes(
+        fake_assembly_factory: Any, redis_server: Any, pg_dsn: str,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Redis with AOF crashes mid-run and comes back: workers reconnect, jobs
+    that failed on Redis meanwhile are tried again, and the run completes with
+    every record. (Without persistence the run, the queue and the refresh
+    tokens would be gone: README.)"""
+    redis = AofRedis(tmp_path_factory.mktemp("aof", numbered=True))
+    redis.start()
+    try:
+        # Pages of 10 records: every job asks Redis for budget several times.
+        fake = await fake_assembly_factory(schools=10, max_per_page=10,
+                                           over_max_per_page="cap")
+        latency(fake, 0.2)
+        c = Cluster(redis.url, pg_dsn, fake)
+        await c.seed_tokens()
+        await c.start(2, concurrency=3)
+        async with SyncQueue(c.redis_url, prefix=c.prefix) as queue:
+            run = await queue.submit(fake.school_ids, resources=RESOURCES,
+                                     options=RunOptions(lease=5.0, grace=5.0))
+            deadline = time.monotonic() + 60
+            while (await queue.progress(run.id)).ended < 5:  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, c.logs()
+                await asyncio.sleep(0.05)
+            redis.kill()
+            await asyncio.sleep(3.0)
+            redis.start()
+            report = await wait_report(queue, run.id, c)
+            info = await queue.ledger.info(run.id)
+        codes = await c.stop()
+    finally:
+        redis.kill()
+    assert report.ok, (report.failed, [s.errors for s in report.schools.values()], c.logs())
+    assert codes == [0, 0], c.logs()
+    for resource in RESOURCES:
+        assert await c.sink_rows(resource) == c.fake_rows(resource), resource
+    said = [line for line in c.logs().splitlines() if "worker stopped:" in line]
+    print(f"\nRedis killed and restarted: {info.requeued if info else 0} jobs queued again;",
+          *said, sep="\n")

@@ -17,8 +17,6 @@ from assembly_async._core.errors import ConfigurationError, JobFailed, StorageEr
 from assembly_async.distributed import JobMessage, RunLedger, RunOptions
 from assembly_async.distributed._report import build_report, error_record
 
-pytest.importorskip("taskiq_redis")
-
 RESOURCES = ("students", "staff_members")
 
 
@@ -55,7 +53,7 @@ async def test_create_lays_out_namespaced_keys_in_one_slot(
 
 
 async def test_a_lease_holds_a_job_against_duplicates(ledger: RunLedger) -> None:
-    info, jobs = await new_run(ledger)
+    info, _ = await new_run(ledger)
     claim = await ledger.claim(info.id, "1/students", 1, "tok-a", "worker-a")
     assert (claim.outcome, claim.attempt) == ("ok", 1)
     duplicate = await ledger.claim(info.id, "1/students", 1, "tok-b", "worker-b")
@@ -122,7 +120,7 @@ async def test_a_stalled_run_sends_its_first_jobs_again_with_a_doubling_period(
 
 
 async def test_a_revoked_school_skips_its_other_jobs(ledger: RunLedger) -> None:
-    info, jobs = await new_run(ledger, 2)
+    info, _ = await new_run(ledger, 2)
     assert (await ledger.claim(info.id, "1/students", 1, "t", "w")).outcome == "ok"
     error = {"type": "SchoolAuthRevoked", "message": "school 1: refresh refused"}
     finish = await ledger.finish(info.id, "1/students", "t", "failed",

@@ -11,15 +11,12 @@ from collections import Counter
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from redis_server import RedisServer
 
-pytest.importorskip("taskiq_redis")
-
-from assembly_async.distributed import _ledger_lua as lua  # noqa: E402
+from assembly_async.distributed import _ledger_lua as lua
 
 RESOURCES = ("students", "staff_members")
 SCHOOLS = (1, 2, 3)
@@ -137,7 +134,7 @@ class LedgerMachine(RuleBasedStateMachine):
         token = self.holder.get(job, "nobody")
         desc = '{"type":"SchoolAuthRevoked","message":"x"}' if revoke else ""
         out = [s(x) for x in self.run("FINISH", job, self.school_of(job), token, final,
-                                      '{"state":"%s"}' % final, desc, *RESOURCES)]
+                                      f'{{"state":"{final}"}}', desc, *RESOURCES)]
         if job not in self.holder:
             assert out == ["stale"], out
             return

@@ -13,7 +13,9 @@ machines"). It:
    stopped renewing) or the run is cancelled, the job is cancelled at once,
    so two workers never run one job side by side, and nothing of it commits;
 3. records the outcome; the worker that ends a school's last job writes the
-   school's :class:`SyncRun` into its sink.
+   school's :class:`SyncRun` into its sink. A job that failed because Redis
+   or the database could not be reached (nothing of it committed) is queued
+   again after a pause instead, within the run's ``max_attempts``.
 
 A worker stopping (its task cancelled) hands the job back to the queue at once.
 """
@@ -32,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from .._core.errors import AssemblyError, StorageError
+from .._core.errors import AssemblyError, SinkError, StorageError
 from .._sync.job import JobResources, JobSpec, ends_school, sync_job
 from .._sync.report import ResourceResult
 from ..sinks import RunRecorder
@@ -55,7 +57,8 @@ class JobOutcome:
     """What became of a message: ``done``, ``not_modified``, ``failed``,
     ``cancelled`` (the job ran), ``lost`` (its lease went to another worker),
     ``busy`` (a duplicate of a running job), ``finished``, ``skipped``,
-    ``abandoned``, ``stopped``, ``gone``, ``declined`` (see :class:`Claim`) or
+    ``abandoned``, ``stopped``, ``gone``, ``declined`` (see :class:`Claim`),
+    ``retry`` (it failed on Redis or the database and is queued again) or
     ``unrecorded`` (the job ran but Redis could not be told; it runs again)."""
 
     outcome: str
@@ -160,7 +163,7 @@ class _Heartbeat:
 
     async def _stop(self, reason: str) -> None:
         self.reason = reason
-        await stop_task(self.job)
+        await stop_task(self.job, every=2.0)  # time for the job to roll back
 
 
 async def _shielded(coro: Any, timeout: float) -> Any:
@@ -186,6 +189,24 @@ async def _hand_back(context: WorkerContext, message: JobMessage, token: str) ->
     except Exception:
         _log.warning("could not hand job %s of run %s back; its lease will expire",
                      message.job, message.run, exc_info=True)
+
+
+async def _try_again(context: WorkerContext, message: JobMessage, token: str, attempt: int,
+                     result: ResourceResult) -> JobOutcome:
+    """The job failed on shared storage (Redis or the database unreachable for a
+    moment): nothing of it committed, so it is queued again and its message sent
+    after a pause (1, 2, 4... s), the attempt counted (``max_attempts`` bounds it)."""
+    assert result.error is not None
+    _log.warning("job %s of run %s failed on storage (%s); it is tried again", message.job,
+                 message.run, type(result.error).__name__)
+    try:
+        position = await context.ledger.release(message.run, message.job, token,
+                                                count_attempt=True)
+        await asyncio.sleep(min(2.0 ** (attempt - 1), 30.0))
+        await _send_again(context, message, position)
+    except StorageError:
+        pass  # Redis is still away: the lease expires and a sweep sends it again
+    return JobOutcome("retry", result)
 
 
 async def _decline(context: WorkerContext, info: RunInfo, message: JobMessage) -> JobOutcome:
@@ -246,7 +267,7 @@ async def _execute(msg: JobMessage, context: WorkerContext) -> JobOutcome:
         await job
     except asyncio.CancelledError:
         if beat.reason is None:  # we are being cancelled: the worker is stopping
-            await stop_task(job)
+            await stop_task(job, every=2.0)
             await _shielded(_hand_back(context, msg, token), HAND_BACK_TIMEOUT)
             raise
     finally:
@@ -255,6 +276,9 @@ async def _execute(msg: JobMessage, context: WorkerContext) -> JobOutcome:
     if beat.reason == "lost":
         _log.warning("job %s of run %s lost its lease and was stopped", msg.job, msg.run)
         return JobOutcome("lost", result)
+    if (beat.reason is None and isinstance(result.error, (StorageError, SinkError))
+            and claim.attempt < info.max_attempts):
+        return await _try_again(context, msg, token, claim.attempt, result)
     state = "cancelled" if beat.reason == "stopped" else result.state
     outcome = outcome_of(result, started_at=started, attempt=claim.attempt,
                          worker=context.label)

@@ -211,10 +211,13 @@ class RunLedger:
         return Finish("ok", school_done=out[1] == "1", run_status=out[2])
 
     @redis_errors
-    async def release(self, run_id: str, job: str, token: str) -> int | None:
-        """Hand an unfinished job back (the worker is stopping): its new message
-        position, to send; None if nothing is to be sent."""
-        reply = await self._scripts["RELEASE"](keys=self.keys(run_id), args=[job, token])
+    async def release(self, run_id: str, job: str, token: str, *,
+                      count_attempt: bool = False) -> int | None:
+        """Hand an unfinished job back: its new message position, to send; None if
+        nothing is to be sent. The attempt counts (``count_attempt``) when the
+        job is to be tried again, not when its worker is stopping."""
+        reply = await self._scripts["RELEASE"](keys=self.keys(run_id),
+                                               args=[job, token, "1" if count_attempt else ""])
         out = [_s(x) for x in reply]
         return int(out[1]) if out[0] == "ok" else None
 
@@ -264,7 +267,8 @@ class RunLedger:
             resources=tuple(orjson.loads(m["resources"])), params=orjson.loads(m["params"]),
             total=int(m["total"]), schools=int(m["schools"]),
             lease=int(m["lease_ms"]) / 1000, grace=int(m["grace_ms"]) / 1000,
-            stall_batch=int(m.get("stall_batch") or 8), sink=m.get("sink") or None,
+            stall_batch=int(m.get("stall_batch") or 8),
+            max_attempts=int(m.get("max_attempts") or 5), sink=m.get("sink") or None,
             requeued=int(m.get("requeued") or 0))
 
     @redis_errors

@@ -168,9 +168,10 @@ local status = settle(t)
 return {'ok', tostring(school_done), status or 'gone'}
 """
 
-# ARGV: job, lease token. A worker hands a job back unfinished (it is
-# shutting down): queued again at once, the attempt not counted; a job of a
-# cancelled run becomes cancelled.
+# ARGV: job, lease token, '1' to count the attempt. A worker hands a job back
+# unfinished: queued again at once; the attempt is not counted when the worker
+# is stopping, it is when the job failed on shared storage (Redis, the
+# database) and is to be tried again. A job of a cancelled run becomes cancelled.
 RELEASE = _HEAD + """
 local job = ARGV[1]
 if redis.call('HGET', owner, job) ~= ARGV[2] or redis.call('HGET', state, job) ~= 'running' then
@@ -183,7 +184,7 @@ if redis.call('HGET', meta, 'status') ~= 'running' then
   settle(t)
   return {'cancelled'}
 end
-redis.call('HINCRBY', attempts, job, -1)
+if ARGV[3] ~= '1' then redis.call('HINCRBY', attempts, job, -1) end
 redis.call('HDEL', progress, job)
 return {'ok', tostring(requeue(job, 'running'))}
 """

@@ -15,9 +15,9 @@ __all__ = ["stop_task"]
 
 
 async def stop_task(task: asyncio.Task[Any], *, every: float = 0.2) -> None:
-    """Cancel ``task`` (again every ``every`` seconds) until it ended; never raises
-    the task's own outcome. If the caller is cancelled meanwhile, the task is
-    still cancelled and the caller's cancellation propagates."""
+    """Cancel ``task`` until it ended, again every ``every`` seconds (give it at
+    least the time its own clean-up takes); never raises the task's own
+    outcome. If the caller is cancelled meanwhile, its cancellation propagates."""
     while not task.done():
         task.cancel()
         await asyncio.wait({task}, timeout=every)

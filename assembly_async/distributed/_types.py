@@ -81,6 +81,7 @@ class RunInfo:
     lease: float
     grace: float
     stall_batch: int
+    max_attempts: int
     #: The identity of the sink the run writes to (``PostgresSink.instance``), if known.
     sink: str | None
     #: Jobs queued again (lease expired, message lost, worker shutting down).

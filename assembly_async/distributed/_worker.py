@@ -37,7 +37,7 @@ from .._core.version import __version__
 from .._sync.job import JobResources
 from ..redis import DEFAULT_PREFIX, RedisRateLimiter, RedisTokenStore
 from ..sinks import PostgresSink, is_dsn, redact_dsn
-from ._execute import WorkerContext
+from ._execute import HAND_BACK_TIMEOUT, WorkerContext
 from ._ledger import RunLedger
 from ._messages import JobMessage, Send
 from ._taskiq import BrokerOptions, make_broker, register_job_task, taskiq_sender
@@ -157,25 +157,26 @@ async def _sweep_once(context: WorkerContext) -> int:
     return sent
 
 
-async def _watch(context: WorkerContext, config: WorkerConfig) -> None:
-    """Sweep the active runs and announce this worker, every ``sweep_interval``."""
+async def _watch(context: WorkerContext, config: WorkerConfig, stop: asyncio.Event) -> None:
+    """Sweep the active runs and announce this worker, every ``sweep_interval``,
+    until ``stop`` is set; then say this worker is gone."""
     registry = context.ledger.workers()
-    try:
-        while True:
-            try:
-                await registry.announce(context.label, {
-                    "pid": os.getpid(), "concurrency": config.concurrency,
-                    "running": len(context.running), "outcomes": context.outcomes,
-                    "version": __version__})
-                sent = await _sweep_once(context)
-                if sent:
-                    _log.info("queued %d jobs again (expired leases, lost messages)", sent)
-            except AssemblyError as exc:
-                _log.warning("sweep failed: %s", exc)
-            await asyncio.sleep(config.sweep_interval * random.uniform(0.8, 1.2))
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(registry.forget(context.label), 2.0)
+    while not stop.is_set():
+        try:
+            await registry.announce(context.label, {
+                "pid": os.getpid(), "concurrency": config.concurrency,
+                "running": len(context.running), "outcomes": context.outcomes,
+                "version": __version__})
+            sent = await _sweep_once(context)
+            if sent:
+                _log.info("queued %d jobs again (expired leases, lost messages)", sent)
+        except AssemblyError as exc:
+            _log.warning("sweep failed: %s", exc)
+        with contextlib.suppress(asyncio.TimeoutError):
+            pause = config.sweep_interval * random.uniform(0.8, 1.2)
+            await asyncio.wait_for(stop.wait(), pause)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(registry.forget(context.label), 2.0)
 
 
 async def serve(config: WorkerConfig, *, stop: asyncio.Event | None = None,
@@ -195,7 +196,7 @@ async def serve(config: WorkerConfig, *, stop: asyncio.Event | None = None,
     broker.is_worker_process = True
     async with open_worker(config, send) as context:
         register_job_task(broker, lambda: context)
-        watcher = asyncio.create_task(_watch(context, config), name="assembly-sweeper")
+        watcher = asyncio.create_task(_watch(context, config, stop), name="assembly-sweeper")
         try:
             pause = 1.0
             while not stop.is_set():
@@ -217,8 +218,11 @@ async def serve(config: WorkerConfig, *, stop: asyncio.Event | None = None,
                         await asyncio.wait_for(stop.wait(), pause)
                     pause = min(pause * 2, 30.0)
         finally:
-            # Jobs still running after the grace go back to the queue.
-            await asyncio.gather(*(stop_task(t) for t in list(context.running)))
-            await stop_task(watcher)
+            stop.set()
+            # Jobs still running after the grace go back to the queue (given the
+            # time to hand them back before being cancelled again).
+            await asyncio.gather(*(stop_task(t, every=HAND_BACK_TIMEOUT + 1)
+                                   for t in list(context.running)))
+            await stop_task(watcher, every=5.0)
             await broker.shutdown()
         return dict(context.outcomes)
