@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._client.client import AssemblyClient
 from ._client.delta import CHANGE_OPERATIONS, Delta
 from ._client.pagination import DEFAULT_CONCURRENCY, Page, Paginator
+from ._client.rawresponse import RawResponse, raw_response
 from ._client.session import AppSession, SchoolSession
 from ._client.snapshot import Snapshot
 from ._client.syncstate import MemorySyncState, SyncState, sync_key
@@ -96,6 +97,7 @@ __all__ = [
     "ProgressEvent",
     "RateLimited",
     "RateLimiter",
+    "RawResponse",
     "RequestTimeout",
     "ResourceResult",
     "RetryPolicy",
@@ -125,6 +127,7 @@ __all__ = [
     "__version__",
     "backoff",
     "make_converter",
+    "raw_response",
     "should_retry",
     "sync_key",
     "sync_many",

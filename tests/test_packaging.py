@@ -109,7 +109,7 @@ def test_sdist_tests_run_from_the_sdist(dists: tuple[Path, Path],
         if hasattr(tarfile, "data_filter"):
             tf.extractall(tmp_path, filter="data")
         else:  # pragma: no cover - Pythons without PEP 706
-            tf.extractall(tmp_path)  # noqa: S202 - our own freshly built archive
+            tf.extractall(tmp_path)  # our own freshly built archive
     (root,) = tmp_path.iterdir()
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)

@@ -10,7 +10,7 @@ walk ran are fetched again next time). An interrupted sync changes nothing.
 
 ::
 
-    delta = school.changes("students", state=state, demographics=True)
+    delta = school.students.changes(state=state, demographics=True)   # Delta[Student]
     async with delta:
         async for student in delta:
             upsert(student)
@@ -35,7 +35,7 @@ from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRec
 from .runner import OperationRunner
 from .syncstate import SyncState, sync_key
 
-__all__ = ["CHANGE_OPERATIONS", "Delta", "changes", "resolve"]
+__all__ = ["CHANGE_OPERATIONS", "Delta", "changes", "resolve", "typed_changes"]
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -123,11 +123,17 @@ class Delta(Generic[T]):
         self._walker: PageWalker[Any] | None = None
         self.not_modified = False
         self.full = True
-        self.left_ids: list[Any] = []
+        #: Ids of the records that left since the old watermark (students and staff).
+        self.left_ids: list[int] = []
         #: The delta's total changed during the walk (the watermark is then kept).
         self.shifted = False
         #: The paging evidence of the list walk, once it ended.
         self.walk: WalkSummary | None = None
+
+    @property
+    def model(self) -> type[T]:
+        """The model class of the records this delta yields."""
+        return self._model
 
     def __repr__(self) -> str:
         return (f"<Delta {self._op.operation_id} key={self.key!r} full={self.full} "
@@ -256,11 +262,13 @@ class Delta(Generic[T]):
         )
         paginator.concurrency = self._concurrency
         self._paginators.append(paginator)
-        ids: list[Any] = []
+        ids: list[int] = []
         async with paginator.raw_pages() as pages:
             async for records in pages:
-                ids.extend(r.get("id") for r in records if isinstance(r, dict))
-        self.left_ids = [i for i in ids if i is not None]
+                ids.extend(r["id"] for r in records
+                           if isinstance(r, dict) and isinstance(r.get("id"), int)
+                           and not isinstance(r.get("id"), bool))
+        self.left_ids = ids
 
     def __aiter__(self) -> _DeltaRecords[T]:
         return _DeltaRecords(self)
@@ -374,3 +382,26 @@ def changes(
                  state=state if state is not None else runner.sync_state,
                  key=key, left_op=left_op, per_page=per_page, concurrency=concurrency,
                  options=options)
+
+
+def typed_changes(
+    runner: OperationRunner,
+    resource: str,
+    model: type[T],
+    *,
+    state: SyncState | None = None,
+    per_page: int | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    options: CallOptions | None = None,
+    key: str | None = None,
+    **params: Any,
+) -> Delta[T]:
+    """:func:`changes` for a resource whose model the caller names (the generated
+    ``school.students.changes()`` and friends), so the delta is typed ``Delta[model]``.
+    The watermark key is the same as ``changes(runner, resource, **params)``'s."""
+    delta = changes(runner, resource, state=state, per_page=per_page, concurrency=concurrency,
+                    options=options, key=key, **params)
+    if delta.model is not model:
+        raise ConfigurationError(
+            f"{resource!r} yields {delta.model.__name__}, not {model.__name__}")
+    return delta

@@ -33,7 +33,7 @@ of one operation wait for a single probe instead of each paying for a refusal.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -72,7 +72,9 @@ class Page(Generic[T]):
 
     ``not_modified`` is True for a 304 answer (no records, nothing changed).
     ``number`` and ``asked_per_page`` are what was asked for, ``url`` where the
-    page came from (redacted); a walk uses them as evidence.
+    page came from (redacted); a walk uses them as evidence. ``status`` and
+    ``headers`` (lower-cased names) are the HTTP answer's: the raw access of a
+    list call.
     """
 
     items: list[T]
@@ -82,6 +84,8 @@ class Page(Generic[T]):
     number: int | None = None
     asked_per_page: int | None = None
     url: str | None = None
+    status: int | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

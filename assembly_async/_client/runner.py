@@ -28,6 +28,7 @@ from ..models._decode import ModelDecoder
 from .getcache import GetCache
 from .pagesizes import PageSizes
 from .pagination import Page, Paginator
+from .rawresponse import record
 from .syncstate import MemorySyncState
 
 __all__ = ["ClientCore", "OperationRunner"]
@@ -165,7 +166,8 @@ class OperationRunner:
             if resp.status == 304:
                 info = paging_from_headers({}, number)
                 return Page([], info, validators or found, not_modified=True, number=number,
-                            asked_per_page=per_page, url=resp.url)
+                            asked_per_page=per_page, url=resp.url, status=resp.status,
+                            headers=resp.headers)
             envelope = version == "1"
             items: list[Any]
             if model is None:
@@ -179,7 +181,7 @@ class OperationRunner:
             info = (paging_from_envelope(meta, number) if envelope and meta is not None
                     else paging_from_headers(resp.headers, number))
             return Page(items, info, found, number=number, asked_per_page=per_page,
-                        url=resp.url)
+                        url=resp.url, status=resp.status, headers=resp.headers)
 
         return await self._send(op, path_args, query, options=options, page=number,
                                 per_page=per_page, validators=validators, decode=read)
@@ -221,10 +223,12 @@ class OperationRunner:
         decoder = self.core.decoder
 
         def read(resp: Response, version: str) -> Any:
+            answer = resp
             if cache is not None and cached is not None and resp.status == 304:
                 cache.hits += 1
                 resp = cached[0]
             if op.returns == "none" or model is None:
+                record(answer.status, answer.headers, answer.url)
                 return None
             if version == "1" and v1_model is not None:
                 value = decoder.decode_one(v1_model, resp.body, url=resp.url)
@@ -240,6 +244,7 @@ class OperationRunner:
                 value = decoder.decode_one(model, resp.body, url=resp.url)
             if cache is not None and cache_key is not None and resp.status != 304:
                 cache.put(cache_key, resp)  # only bodies that decoded
+            record(answer.status, answer.headers, answer.url, from_cache=answer is not resp)
             return value
 
         return await self._send(op, path_args, query, options=options, body=payload,
