@@ -41,6 +41,8 @@ from ._core.errors import (
     UnprocessableEntity,
     UnsupportedVersion,
 )
+from ._core.logs import configure_from_env as _configure_logging
+from ._core.logs import enable_logging
 from ._core.paging import PageInfo
 from ._core.responses import Validators
 from ._core.version import __version__
@@ -61,6 +63,8 @@ from ._sync.engine import (
 )
 from ._sync.sqlite_state import SQLiteSyncState
 from .models._converter import make_converter
+
+_configure_logging()  # ASSEMBLY_LOG=debug|info: the SDK's log on stderr, no code needed
 
 __all__ = [
     "CHANGE_OPERATIONS",
@@ -126,6 +130,7 @@ __all__ = [
     "WalkSummary",
     "__version__",
     "backoff",
+    "enable_logging",
     "make_converter",
     "raw_response",
     "should_retry",

@@ -2,7 +2,8 @@
 
 Pass ``hooks=Hooks(on_retry=..., on_rate_limit_wait=...)`` to the client to be
 told, for every request of every school, when it is sent, answered, retried,
-held back by the rate budget, replayed after a token refresh, or answered 304.
+held back by the rate budget, replayed after a token refresh, answered 304,
+or failed without an answer.
 Listeners get an :class:`Event` (school id, attempt, redacted URL, status,
 seconds elapsed or waited) and may be plain functions or coroutines; a listener
 that raises is logged and ignored, it never breaks a request. Tokens are never
@@ -27,9 +28,11 @@ __all__ = ["EVENT_KINDS", "Event", "EventKind", "Hooks", "Listener", "SchoolStat
 
 log = logging.getLogger("assembly_async.events")
 
-EventKind = Literal["request", "response", "retry", "rate_limit_wait", "refresh", "not_modified"]
+EventKind = Literal[
+    "request", "response", "error", "retry", "rate_limit_wait", "refresh", "not_modified",
+]
 EVENT_KINDS: tuple[EventKind, ...] = (
-    "request", "response", "retry", "rate_limit_wait", "refresh", "not_modified",
+    "request", "response", "error", "retry", "rate_limit_wait", "refresh", "not_modified",
 )
 
 
@@ -39,6 +42,10 @@ class Event:
 
     * ``request``: about to be sent (``attempt`` is 1 for the first try).
     * ``response``: an HTTP status arrived (``status``, ``elapsed`` seconds).
+    * ``error``: the attempt ended without an HTTP answer (``error`` is the
+      :class:`TransportError`: connection failed, timed out, body cut short;
+      ``elapsed`` seconds). Every ``request`` is followed by exactly one
+      ``response`` or ``error``.
     * ``retry``: the attempt failed and another follows after ``wait`` seconds
       (``error`` is the failure, ``status`` its status if it had one).
     * ``rate_limit_wait``: the request waited ``wait`` seconds for rate budget
@@ -71,6 +78,7 @@ class Hooks:
         *,
         on_request: Listener | None = None,
         on_response: Listener | None = None,
+        on_error: Listener | None = None,
         on_retry: Listener | None = None,
         on_rate_limit_wait: Listener | None = None,
         on_refresh: Listener | None = None,
@@ -80,7 +88,8 @@ class Hooks:
         self._listeners: dict[str, list[Listener]] = {kind: [] for kind in EVENT_KINDS}
         self._all: list[Listener] = []
         given = {
-            "request": on_request, "response": on_response, "retry": on_retry,
+            "request": on_request, "response": on_response, "error": on_error,
+            "retry": on_retry,
             "rate_limit_wait": on_rate_limit_wait, "refresh": on_refresh,
             "not_modified": on_not_modified,
         }
