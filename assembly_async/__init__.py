@@ -17,6 +17,7 @@ from ._core.errors import (
     AssemblyError,
     AuthError,
     BadRequest,
+    BudgetExhausted,
     ConfigurationError,
     ConnectionFailed,
     DecodeError,
@@ -31,8 +32,10 @@ from ._core.errors import (
     PagingError,
     RateLimited,
     RequestTimeout,
+    ResponseTooLarge,
     SchoolAuthRevoked,
     ServerError,
+    StorageError,
     TokenUnavailable,
     TransportError,
     Unauthorized,
@@ -48,7 +51,7 @@ from ._core.responses import Validators
 from ._core.version import __version__
 from ._core.walk import WalkSummary
 from ._http.events import Event, EventKind, Hooks, SchoolStats
-from ._http.ratelimit import RateLimiter, SlidingWindowLimiter
+from ._http.ratelimit import BudgetUnavailable, RateLimiter, SlidingWindowLimiter
 from ._http.retry import RetryPolicy, backoff, should_retry
 from ._http.tokens import StaticToken, TokenProvider
 from ._sync.engine import (
@@ -75,6 +78,8 @@ __all__ = [
     "AssemblyError",
     "AuthError",
     "BadRequest",
+    "BudgetExhausted",
+    "BudgetUnavailable",
     "CallOptions",
     "ConfigurationError",
     "ConnectionFailed",
@@ -104,6 +109,7 @@ __all__ = [
     "RawResponse",
     "RequestTimeout",
     "ResourceResult",
+    "ResponseTooLarge",
     "RetryPolicy",
     "SQLiteSyncState",
     "SchoolAuthRevoked",
@@ -114,6 +120,7 @@ __all__ = [
     "SlidingWindowLimiter",
     "Snapshot",
     "StaticToken",
+    "StorageError",
     "SyncEngine",
     "SyncReport",
     "SyncState",

@@ -103,7 +103,10 @@ def _opt_int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        try:  # "²".isdigit() is True, yet int("²") raises
+            return int(value)
+        except ValueError:
+            return None
     return None
 
 

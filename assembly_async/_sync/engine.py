@@ -29,6 +29,12 @@ same changes again (sinks upsert, so that is harmless).
 Isolation: an error in one job is recorded in that school's result; a school
 whose authorisation is gone (:class:`SchoolAuthRevoked`,
 :class:`TokenUnavailable`) has its remaining jobs skipped. Other schools finish.
+
+Budget: a job's requests wait for their school's rate budget and 429 pauses
+however long that takes (``CallOptions(wait_for_budget=True)``, unless the
+job's ``params`` pass their own ``options``): a nightly sync should finish, not
+fail because a school spent its budget; the client's ``deadline`` still bounds
+each request's attempts, backoff and token refresh.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._client.syncstate import MemorySyncState
+from .._core.config import CallOptions
 from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
 from .._http.events import SchoolStats
 from ..sinks import IdLister, RunRecorder, Sink, SyncRun, check_resource_name
@@ -70,6 +77,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+#: A job waits for its school's budget instead of failing at the deadline.
+_WAIT_FOR_BUDGET = CallOptions(wait_for_budget=True)
 
 class SyncEngine:
     """Sync ``resources`` of many schools into ``sink`` with bounded concurrency.
@@ -271,8 +281,8 @@ class _Run:
         delta: Any = None
         try:
             session = engine.client.school(sid)
-            delta = session.changes(resource, state=engine.state,
-                                    **engine.params.get(resource, {}))
+            params = {"options": _WAIT_FOR_BUDGET, **engine.params.get(resource, {})}
+            delta = session.changes(resource, state=engine.state, **params)
             async with delta:
                 # A full sync lists everything the school has: remember the ids so
                 # that records the sink holds but the API no longer lists go.
