@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from .._core.config import (
     Timeouts,
 )
 from .._core.errors import ConfigurationError
+from .._core.requests import probe_request
 from .._http.events import Hooks, SchoolStats
 from .._http.pipeline import Pipeline
 from .._http.ratelimit import BudgetKey, RateLimiter, SlidingWindowLimiter
@@ -310,6 +312,26 @@ class AssemblyClient:
     def all_stats(self) -> dict[BudgetKey, SchoolStats]:
         """Counters of every school (and token digest) that sent a request."""
         return self._core.pipeline.stats.all()
+
+    async def ping(self, *, oauth: bool = False, timeout: float = 10.0) -> float:
+        """Seconds until the API host (``oauth=True``: the OAuth host) answered
+        one GET that carries no token.
+
+        Any HTTP answer counts, even an error status (the API answers this one
+        401): the host can be reached. One attempt, no retry, no rate budget,
+        at most ``timeout`` seconds, so a health check or a bulk job learns at
+        once that the host cannot be reached at all: :class:`ConnectionFailed`
+        (refused, unknown host) or :class:`RequestTimeout`, both
+        :class:`TransportError`.
+        """
+        self._check_open()
+        config = self.config
+        request = probe_request(config.oauth_url if oauth else config.api_url,
+                                "/oauth/token" if oauth else "/me",
+                                version=config.api_version, user_agent=config.user_agent)
+        started = time.perf_counter()
+        await self._transport.send(request, timeouts=Timeouts(total=timeout, connect=timeout))
+        return time.perf_counter() - started
 
     async def refresh_school_token(self, school_id: int) -> Token:
         """Refresh a school's token now and save it (the ``token refresh`` command)."""

@@ -147,6 +147,14 @@ class SQLiteTokenStore:
             with sqlite_errors(self.path, "writing the token store"):
                 await db.execute(_UPSERT, (key, _dump(token), time.time()))
 
+    async def delete(self, key: str) -> bool:
+        """Remove the token under ``key``; returns whether there was one."""
+        db = self._conn()
+        async with self._lock:
+            with sqlite_errors(self.path, "writing the token store"):
+                cursor = await db.execute("DELETE FROM tokens WHERE key = ?", (key,))
+        return bool(cursor.rowcount)
+
     async def compare_and_set(self, key: str, expected: Token | None, new: Token) -> bool:
         """In one ``BEGIN IMMEDIATE`` transaction: read, compare access tokens, write."""
         db = self._conn()

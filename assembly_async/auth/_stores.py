@@ -123,6 +123,10 @@ class MemoryTokenStore:
             if current is not None and current.usable:
                 self._tokens[key] = attrs.evolve(current, usable=False)
 
+    async def delete(self, key: str) -> bool:
+        """Remove the token under ``key``; returns whether there was one."""
+        return self._tokens.pop(key, None) is not None
+
     async def keys(self) -> list[str]:
         """All keys, sorted."""
         return sorted(self._tokens)
