@@ -9,7 +9,7 @@ from typing import Any
 import aioresponses.core
 from aiohttp import ClientResponse
 
-pytest_plugins = ["assembly_async.testing.pytest_plugin"]
+pytest_plugins = ["assembly_async.testing.pytest_plugin", "redis_server"]
 
 
 # aioresponses 0.7.9 (the newest) builds ClientResponse without the

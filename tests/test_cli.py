@@ -205,3 +205,58 @@ def test_sync_and_status_against_fake(capsys: pytest.CaptureFixture[str], tmp_pa
         assert "Traceback" not in out + err
         row = next(line for line in out.splitlines() if line.startswith("2 "))
         assert "SchoolAuthRevoked" in row or "TokenUnavailable" in row
+
+
+def test_sync_with_redis_token_store_and_state(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               redis_server: object) -> None:
+    import asyncio
+
+    from redis import Redis
+
+    from assembly_async.cli._demo import load_fake_tokens
+    from assembly_async.redis import RedisSyncState, RedisTokenStore
+
+    socket_path = redis_server.socket  # type: ignore[attr-defined]
+    url = f"unix://{socket_path}?db=15"  # a database of its own: the CLI uses the default prefix
+    sync_client = Redis(unix_socket_path=str(socket_path), db=15)
+    sync_client.flushdb()
+    sync_client.close()
+    with ThreadedFake(schools=2, students_per_school=10, staff_per_school=3) as tf:
+        fake = tf.fake
+
+        async def seed() -> None:
+            async with RedisTokenStore(url) as store:
+                await load_fake_tokens(fake, store)
+
+        asyncio.run(seed())
+        monkeypatch.setenv("ASSEMBLY_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("ASSEMBLY_CLIENT_SECRET", fake.client_secret)
+        urls = ["--api-url", str(fake.api_url), "--oauth-url", str(fake.oauth_url)]
+        base = ["--plain", "sync", "--token-store", url, "--state", url,
+                "--sink", str(tmp_path / "out.db"), "--resources", "students", *urls]
+        assert main(base) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        before = fake.stats.not_modified
+        assert main(base) == 0  # the watermarks are in Redis: only 304s now
+        assert fake.stats.not_modified - before == 4
+        capsys.readouterr()
+
+        async def watermarks() -> list[str]:
+            async with RedisSyncState(url) as state:
+                return await state.keys()
+
+        assert asyncio.run(watermarks()) == ["1/getStudents/{}", "2/getStudents/{}"]
+        assert main(["--plain", "token", "refresh", "--token-store", url, "--schools", "1",
+                     *urls]) == 0
+        out, err = capsys.readouterr()
+        assert "school 1: refreshed" in out and "Traceback" not in err
+
+
+def test_unreachable_redis_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                       credentials: None) -> None:
+    url = f"unix://:hunter2@{tmp_path}/nobody.sock"
+    code = main(["sync", "--token-store", url, "--sink", str(tmp_path / "out.db")])
+    _one_line_error(capsys, code, "cannot reach the token store")
+    assert main(["status", "--token-store", url]) == 2
+    assert "hunter2" not in capsys.readouterr().err

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from .._client.client import AssemblyClient
-from .._core.errors import StorageError, TransportError
-from ..auth import SQLiteTokenStore, TokenStore
+from .._core.errors import TransportError
+from ..auth import TokenStore
 
 __all__ = [
     "ENV",
@@ -25,7 +21,6 @@ __all__ = [
     "env_option",
     "environment",
     "make_client",
-    "open_store",
     "parse_school_ids",
     "probe",
     "require",
@@ -80,8 +75,9 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
-    env_option(parser, "--token-store", metavar="PATH",
-               help="token store: an SQLite file, created by `token exchange` or `token add`")
+    env_option(parser, "--token-store", metavar="PATH|URL",
+               help="token store: an SQLite file (created by `token exchange` or `token "
+               "add`), or a redis://, rediss:// or unix:// URL (the redis extra)")
 
 
 def parse_school_ids(text: str | None) -> list[int] | None:
@@ -108,34 +104,6 @@ def environment() -> Any:
     if value not in ("sandbox", "production"):
         raise CLIError(f"ASSEMBLY_ENVIRONMENT must be 'sandbox' or 'production', got {value!r}")
     return value
-
-
-def _check_store_path(path: str, create: bool) -> Path:
-    p = Path(path)
-    if p.is_dir():
-        raise CLIError(f"token store {path!r} is a directory, not an SQLite file")
-    if not create and not p.is_file():
-        raise CLIError(f"token store {path!r} does not exist "
-                       "(create it with `assembly-async token exchange` or `token add`)")
-    if create and not p.parent.is_dir():
-        raise CLIError(f"directory of token store {path!r} does not exist")
-    return p
-
-
-@asynccontextmanager
-async def open_store(path: str, *, create: bool) -> AsyncIterator[TokenStore]:
-    """The token store at ``path``; it must exist unless ``create``."""
-    store = SQLiteTokenStore(_check_store_path(path, create))
-    try:
-        await store.open()
-        await store.keys()
-    except (StorageError, sqlite3.DatabaseError, OSError) as exc:
-        await store.close()
-        raise CLIError(f"cannot read token store {path!r}: {exc}") from None
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def make_client(args: argparse.Namespace, store: TokenStore, *,

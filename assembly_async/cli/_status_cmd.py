@@ -16,12 +16,12 @@ from ._common import (
     add_store_option,
     env_option,
     make_client,
-    open_store,
     parse_school_ids,
     probe,
     require,
     stored_school_ids,
 )
+from ._stores import open_store
 from ._ui import UI
 
 __all__ = ["register", "run"]

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from .._sync.engine import SyncEngine
-from .._sync.sqlite_state import SQLiteSyncState
 from ..sinks import SQLiteSink, sink_for_path
 from ._common import (
     CLIError,
@@ -14,13 +13,13 @@ from ._common import (
     add_store_option,
     env_option,
     make_client,
-    open_store,
     parse_school_ids,
     probe,
     require,
     stored_school_ids,
 )
 from ._progress import Progress
+from ._stores import open_state, open_store, shown
 from ._ui import UI, report_json
 
 __all__ = ["known_resources", "parse_resources", "register", "run"]
@@ -55,8 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="comma-separated resources to sync (default: students,staff_members)")
     sync.add_argument("--schools", metavar="IDS",
                       help="comma-separated school ids (default: every school in the store)")
-    env_option(sync, "--state", metavar="PATH",
-               help="sync state file holding the watermarks (default: next to the sink)")
+    env_option(sync, "--state", metavar="PATH|URL",
+               help="sync state holding the watermarks: an SQLite file or a redis:// URL "
+               "(default: a file next to the sink)")
     sync.add_argument("--concurrency", type=int, default=16, metavar="N",
                       help="schools synced at once (default: 16)")
     add_api_options(sync)
@@ -72,12 +72,6 @@ def _check_sink_path(text: str) -> Path:
     return sink_path
 
 
-def state_path(sink_path: Path) -> Path:
-    if sink_path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
-        return sink_path.with_name(sink_path.name + ".state")
-    return sink_path / "_sync_state.db"
-
-
 async def run(args: argparse.Namespace, ui: UI) -> int:
     store_arg, sink_arg = require(args, "token_store"), require(args, "sink")
     resources = parse_resources(args.resources)
@@ -89,15 +83,14 @@ async def run(args: argparse.Namespace, ui: UI) -> int:
         client = make_client(args, store)
         ids = wanted if wanted is not None else await stored_school_ids(store)
         if not ids:
-            raise CLIError(f"no school tokens in {store_arg!r}")
+            raise CLIError(f"no school tokens in {shown(store_arg)!r}")
         sink = sink_for_path(sink_path)
         async with client:
             await probe(client)
             ui.say(f"Syncing {len(ids)} schools x {', '.join(resources)} into {sink_arg}...")
             await sink.open()
             try:
-                async with SQLiteSyncState(Path(args.state) if args.state
-                                           else state_path(sink_path)) as state:
+                async with open_state(args.state, sink_path) as state:
                     engine = SyncEngine(client, sink, state, resources=resources,
                                         concurrency=args.concurrency)
                     with Progress(ui, ids, resources) as progress:

@@ -27,12 +27,12 @@ from ._common import (
     env,
     environment,
     make_client,
-    open_store,
     parse_school_ids,
     probe,
     require,
     stored_school_ids,
 )
+from ._stores import open_store, shown
 from ._ui import UI
 
 __all__ = ["register", "run"]
@@ -180,17 +180,17 @@ async def run(args: argparse.Namespace, ui: UI) -> int:
             key = APP_KEY if args.app else school_key(args.school_id)
             await store.set(key, token)
             _result(ui, {"command": "token add", "key": key},
-                    f"stored the {token.level} token under {key!r} in {store_arg}")
+                    f"stored the {token.level} token under {key!r} in {shown(store_arg)}")
             return 0
         if command == "remove":
             key = APP_KEY if args.app else school_key(args.school_id)
             delete = getattr(store, "delete", None)
             if delete is None:
-                raise CLIError(f"token store {store_arg!r} cannot remove tokens")
+                raise CLIError(f"token store {shown(store_arg)!r} cannot remove tokens")
             if not await delete(key):
-                raise CLIError(f"no token under {key!r} in {store_arg!r}")
+                raise CLIError(f"no token under {key!r} in {shown(store_arg)!r}")
             _result(ui, {"command": "token remove", "key": key},
-                    f"removed {key!r} from {store_arg}")
+                    f"removed {key!r} from {shown(store_arg)}")
             return 0
         client = make_client(args, store)
         async with client:
@@ -200,16 +200,16 @@ async def run(args: argparse.Namespace, ui: UI) -> int:
                 _result(ui, {"command": "token exchange", "school_id": token.school_id,
                              "scopes": list(token.scopes)},
                         f"stored the token of school {token.school_id} "
-                        f"({len(token.scopes)} scopes) in {store_arg}")
+                        f"({len(token.scopes)} scopes) in {shown(store_arg)}")
                 return 0
             if command == "client-credentials":
                 await client.client_credentials()
                 _result(ui, {"command": "token client-credentials", "key": APP_KEY},
-                        f"stored the app token in {store_arg}")
+                        f"stored the app token in {shown(store_arg)}")
                 return 0
             ids = parse_school_ids(args.schools) or await stored_school_ids(store)
             if not ids:
-                raise CLIError(f"no school tokens in {store_arg!r}")
+                raise CLIError(f"no school tokens in {shown(store_arg)!r}")
             results: list[dict[str, Any]] = []
             for sid in ids:
                 try:
