@@ -126,3 +126,36 @@ def test_sdist_tests_run_from_the_sdist(dists: tuple[Path, Path],
                           "tests/testing/test_fake_operations.py"],
                          cwd=root, env=env, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def test_the_testing_extra_runs_the_readme_example_from_the_wheel(
+        dists: tuple[Path, Path], tmp_path: Path) -> None:
+    """A fresh environment with only ``assembly-async[testing]`` from the wheel
+    (no checkout on the path) runs the README's pytest example project."""
+    from _docblocks import ROOT as DOCS_ROOT
+    from _docblocks import project_files
+
+    _, wheel = dists
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q",
+                              "--disable-pip-version-check", f"{wheel}[testing]"],
+                             capture_output=True, text=True, check=False)
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+    project = tmp_path / "project"
+    project.mkdir()
+    files = project_files(DOCS_ROOT / "README.md")
+    assert {"pyproject.toml", "conftest.py", "test_my_app.py"} <= set(files)
+    for name, text in files.items():
+        (project / name).write_text(text, "utf-8")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST", "PYTHONPATH", "VIRTUAL_ENV"))}
+    run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-W", "error"], cwd=project, env=env, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    where = subprocess.run([str(python), "-c",
+                            "import assembly_async; print(assembly_async.__file__)"],
+                           cwd=project, env=env, capture_output=True, text=True, check=True)
+    assert str(venv) in where.stdout  # the wheel's copy, not the checkout
