@@ -260,3 +260,59 @@ def test_unreachable_redis_is_one_line(capsys: pytest.CaptureFixture[str], tmp_p
     _one_line_error(capsys, code, "cannot reach the token store")
     assert main(["status", "--token-store", url]) == 2
     assert "hunter2" not in capsys.readouterr().err
+
+
+def test_sync_and_status_into_postgres(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch, pg_dsn: str) -> None:
+    """``--sink postgresql://...``: records, the sync state and sync_runs in one database;
+    the DSN's password is never printed."""
+    import asyncio
+
+    from assembly_async.auth import SQLiteTokenStore
+    from assembly_async.cli._demo import load_fake_tokens
+    from assembly_async.sinks import PostgresSink
+
+    store_path = tmp_path / "tokens.db"
+    dsn = pg_dsn.replace("postgresql://postgres@", "postgresql://postgres:pw-s3cret@")
+    with ThreadedFake(schools=2, students_per_school=20, staff_per_school=4) as tf:
+        fake = tf.fake
+
+        async def seed() -> None:
+            async with SQLiteTokenStore(store_path) as store:
+                await load_fake_tokens(fake, store)
+
+        asyncio.run(seed())
+        monkeypatch.setenv("ASSEMBLY_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("ASSEMBLY_CLIENT_SECRET", fake.client_secret)
+        urls = ["--api-url", str(fake.api_url), "--oauth-url", str(fake.oauth_url)]
+        base = ["--plain", "sync", "--token-store", str(store_path), "--sink", dsn, *urls]
+        assert main(base) == 0, capsys.readouterr().err
+        out, err = capsys.readouterr()
+        assert "pw-s3cret" not in out + err and "***" in out
+
+        async def read() -> tuple[int, list[str], int]:
+            async with PostgresSink(dsn) as sink:
+                state = sink.sync_state()
+                return (await sink.count("students"), await state.keys(),
+                        len(await sink.last_runs()))
+
+        count, keys, runs = asyncio.run(read())
+        assert count == sum(len(fake.record_ids(s)) for s in fake.school_ids)
+        assert len(keys) == 4 and runs == 2  # 2 schools x 2 resources; a run per school
+        assert main(base) == 0  # incremental: the state came from the same database
+        out = capsys.readouterr().out
+        total = next(line for line in out.splitlines() if line.startswith("total"))
+        assert int(total.split()[4]) == 8
+        assert main(["--plain", "status", "--token-store", str(store_path), "--sink", dsn,
+                     *urls]) == 0
+        out = capsys.readouterr().out
+        assert "School status" in out and "ok" in out
+        # An unreachable database (the API host answers: the probe passes).
+        bad = "postgresql://postgres:pw-s3cret@127.0.0.1:1/x"
+        assert main(["--plain", "sync", "--token-store", str(store_path), "--sink", bad,
+                     *urls]) == 1
+        assert "pw-s3cret" not in "".join(capsys.readouterr())
+    # An unreachable API host is found first, by one probe: exit code 3 (issue 14).
+    assert main(["--plain", "sync", "--token-store", str(store_path), "--sink", bad,
+                 "--api-url", "http://127.0.0.1:1"]) == 3
+    assert "pw-s3cret" not in "".join(capsys.readouterr())

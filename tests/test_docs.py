@@ -34,7 +34,8 @@ from assembly_async._core import config
 SCHOOL = 123
 REDIRECT = "https://myapp.example/callback"
 REDIS_PLACEHOLDER = "rediss://:PASSWORD@redis.internal:6379/0"
-KNOWN_LANGS = {"python", "py", "sh", "bash", "shell", "toml", "json", "text", "ini"}
+POSTGRES_PLACEHOLDER = "postgresql://sync@db.example/schools"
+KNOWN_LANGS = {"python", "py", "sh", "bash", "shell", "toml", "json", "text", "ini", "sql"}
 SHELL_LANGS = {"sh", "bash", "shell"}
 #: Shell commands the docs show but the suite does not run (they install
 #: packages, build, or run the suite itself); anything else must be classified.
@@ -93,6 +94,8 @@ class Page:
             "save": self.saved.append,
         }
         self.exports: list[str] = []
+        #: The PostgreSQL database the page's Python synced into (its sql blocks run there).
+        self.pg_dsn: str | None = None
 
     def fill(self, text: str) -> str:
         """The literal placeholders of a block, replaced by working values."""
@@ -101,7 +104,28 @@ class Page:
         if REDIS_PLACEHOLDER in text:
             server = self.request.getfixturevalue("redis_server")
             text = text.replace(REDIS_PLACEHOLDER, server.url)
+        if POSTGRES_PLACEHOLDER in text:
+            self.pg_dsn = self.pg_dsn or str(self.request.getfixturevalue("pg_dsn"))
+            text = text.replace(POSTGRES_PLACEHOLDER, self.pg_dsn)
         return text
+
+    def run_sql(self, block: Block) -> None:
+        """A query the page shows, in the database its Python code wrote to."""
+        import asyncpg
+
+        assert self.pg_dsn is not None, f"{block.where}: SQL before any PostgreSQL example"
+
+        async def query(dsn: str) -> None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.fetch(block.code)
+            finally:
+                await conn.close()
+
+        try:
+            self.loop.run_until_complete(query(self.pg_dsn))
+        except Exception as exc:
+            raise AssertionError(f"{block.where}: the query failed: {exc!r}") from exc
 
     def run_python(self, block: Block) -> None:
         source = self.fill(block.code)
@@ -195,6 +219,8 @@ def test_every_block_runs(document: Path, fake: ThreadedFake, hosts: None,
                 page.run_python(block)
             elif block.lang in SHELL_LANGS:
                 page.run_shell(block)
+            elif block.lang == "sql":
+                page.run_sql(block)
     finally:
         page.close()
     files = project_files(document)

@@ -4,6 +4,7 @@ Every error the SDK raises derives from :class:`AssemblyError`::
 
     AssemblyError
     ├── ConfigurationError          bad arguments, caught before any request
+    ├── SinkError                   the sink's database failed or refused (PostgreSQL)
     ├── DecodeError                 a response body that does not fit its schema
     │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
     ├── ResponseTooLarge            a body over the client's ``max_body`` (after decompression)
@@ -73,6 +74,7 @@ __all__ = [
     "ResponseTooLarge",
     "SchoolAuthRevoked",
     "ServerError",
+    "SinkError",
     "StorageError",
     "TokenUnavailable",
     "TransportError",
@@ -101,6 +103,23 @@ class AssemblyError(Exception):
 
 class ConfigurationError(AssemblyError, ValueError):
     """Invalid arguments or configuration, detected before any request is sent."""
+
+
+class SinkError(AssemblyError):
+    """The sink's database failed or refused a statement (PostgreSQL).
+
+    ``sqlstate`` is the server's five-character error code when there was one
+    and ``reason`` the driver's error class. The message never carries the
+    DSN's password nor the values of the rows (the server's ``DETAIL`` can
+    quote a pupil's record, so it is left out, and the driver's exception is
+    not chained).
+    """
+
+    def __init__(self, message: str, *, sqlstate: str | None = None,
+                 reason: str | None = None) -> None:
+        self.sqlstate = sqlstate
+        self.reason = reason
+        super().__init__(message)
 
 
 class DecodeError(AssemblyError):

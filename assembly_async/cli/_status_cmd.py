@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core.errors import AssemblyError, StorageError
-from ..sinks import SQLiteSink, SyncRun, sink_for_path
+from ..sinks import PostgresSink, SQLiteSink, SyncRun, is_dsn, sink_for_path
 from ._common import (
     CLIError,
     add_api_options,
@@ -30,7 +30,8 @@ __all__ = ["register", "run"]
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = sub.add_parser("status", help="API sync status and our last local sync per school")
     add_store_option(status)
-    env_option(status, "--sink", metavar="PATH", help="sink whose sync log to show")
+    env_option(status, "--sink", metavar="PATH|URL",
+               help="sink (a path or a postgresql:// URL) whose sync log to show")
     status.add_argument("--schools", metavar="IDS",
                         help="comma-separated school ids (default: every school in the store)")
     add_api_options(status)
@@ -68,10 +69,12 @@ def _shown(value: Any) -> str:
 async def _runs(sink_arg: str | None) -> dict[int, SyncRun]:
     if not sink_arg:
         return {}
-    sink = sink_for_path(_check_existing_sink(sink_arg))
+    sink: Any = (PostgresSink(sink_arg, pool_size=2) if is_dsn(sink_arg)
+                 else sink_for_path(_check_existing_sink(sink_arg)))
     try:
         await sink.open()
-        return await sink.last_runs()
+        runs: dict[int, SyncRun] = await sink.last_runs()
+        return runs
     except (StorageError, sqlite3.DatabaseError) as exc:
         raise CLIError(f"cannot read --sink {sink_arg!r}: {exc}") from None
     finally:

@@ -1,6 +1,7 @@
-"""Where the CLI keeps tokens and watermarks: SQLite files, or Redis URLs
+"""Where the CLI keeps tokens and watermarks: SQLite files, Redis URLs
 (``redis://``, ``rediss://``, ``unix://``; the ``redis`` extra) shared by
-every worker. Passwords in URLs are never printed."""
+every worker, or a PostgreSQL sink's own database. Passwords in URLs are
+never printed."""
 
 from __future__ import annotations
 
@@ -89,8 +90,16 @@ def state_path(sink_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def open_state(text: str | None, sink_path: Path) -> AsyncIterator[Any]:
-    """The sync state: a Redis URL, an SQLite file, or a file next to the sink."""
+async def open_state(text: str | None, sink_path: Path | None, *, sink: Any = None
+                     ) -> AsyncIterator[Any]:
+    """The sync state: a Redis URL, an SQLite file; by default the sink's own
+    database for PostgreSQL (each job's records and watermark then commit
+    together) and a file next to the sink otherwise."""
+    from ..sinks import PostgresSink
+
+    if text is None and isinstance(sink, PostgresSink):
+        yield sink.sync_state()
+        return
     if text is not None and is_redis_url(text):
         state = _redis().RedisSyncState(text)
         try:
@@ -105,5 +114,6 @@ async def open_state(text: str | None, sink_path: Path) -> AsyncIterator[Any]:
         return
     from .._sync.sqlite_state import SQLiteSyncState
 
-    async with SQLiteSyncState(Path(text) if text else state_path(sink_path)) as sqlite_state:
+    path = Path(text) if text else state_path(sink_path or Path("."))
+    async with SQLiteSyncState(path) as sqlite_state:
         yield sqlite_state

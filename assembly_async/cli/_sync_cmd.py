@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from .._sync.engine import SyncEngine
-from ..sinks import SQLiteSink, sink_for_path
+from ..sinks import PostgresSink, SQLiteSink, is_dsn, sink_for_path
 from ._common import (
     CLIError,
     add_api_options,
@@ -48,15 +49,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                           description="Sync every school of the token store (or --schools) "
                           "into a sink: a full sync the first time, then only the changes.")
     add_store_option(sync)
-    env_option(sync, "--sink", metavar="PATH",
-               help="*.db: an SQLite file; any other path: a directory of JSON Lines files")
+    env_option(sync, "--sink", metavar="PATH|URL",
+               help="postgresql://user@host/db: PostgreSQL (the sync state in the same "
+               "database); *.db: an SQLite file; any other path: a directory of JSON Lines "
+               "files")
     sync.add_argument("--resources", default="students,staff_members", metavar="NAMES",
                       help="comma-separated resources to sync (default: students,staff_members)")
     sync.add_argument("--schools", metavar="IDS",
                       help="comma-separated school ids (default: every school in the store)")
     env_option(sync, "--state", metavar="PATH|URL",
                help="sync state holding the watermarks: an SQLite file or a redis:// URL "
-               "(default: a file next to the sink)")
+               "(default: the PostgreSQL database, or a file next to the sink)")
     sync.add_argument("--concurrency", type=int, default=16, metavar="N",
                       help="schools synced at once (default: 16)")
     add_api_options(sync)
@@ -76,7 +79,8 @@ async def run(args: argparse.Namespace, ui: UI) -> int:
     store_arg, sink_arg = require(args, "token_store"), require(args, "sink")
     resources = parse_resources(args.resources)
     wanted = parse_school_ids(args.schools)
-    sink_path = _check_sink_path(sink_arg)
+    postgres = is_dsn(sink_arg)
+    sink_path = None if postgres else _check_sink_path(sink_arg)
     if args.concurrency < 1:
         raise CLIError("--concurrency must be >= 1")
     async with open_store(store_arg, create=False) as store:
@@ -84,13 +88,16 @@ async def run(args: argparse.Namespace, ui: UI) -> int:
         ids = wanted if wanted is not None else await stored_school_ids(store)
         if not ids:
             raise CLIError(f"no school tokens in {shown(store_arg)!r}")
-        sink = sink_for_path(sink_path)
+        # A PostgreSQL sync job holds a connection from its first write to its commit.
+        sink: Any = (PostgresSink(sink_arg, pool_size=args.concurrency + 2) if postgres
+                     else sink_for_path(sink_path or Path(".")))
+        where = sink.dsn if postgres else sink_arg  # never a password
         async with client:
             await probe(client)
-            ui.say(f"Syncing {len(ids)} schools x {', '.join(resources)} into {sink_arg}...")
+            ui.say(f"Syncing {len(ids)} schools x {', '.join(resources)} into {where}...")
             await sink.open()
             try:
-                async with open_state(args.state, sink_path) as state:
+                async with open_state(args.state, sink_path, sink=sink) as state:
                     engine = SyncEngine(client, sink, state, resources=resources,
                                         concurrency=args.concurrency)
                     with Progress(ui, ids, resources) as progress:
@@ -99,7 +106,7 @@ async def run(args: argparse.Namespace, ui: UI) -> int:
             finally:
                 await sink.close()
     if ui.json:
-        ui.emit({"command": "sync", "sink": sink_arg, **report_json(report)})
+        ui.emit({"command": "sync", "sink": where, **report_json(report)})
     else:
-        ui.report_table(f"Sync into {sink_arg}", report)
+        ui.report_table(f"Sync into {where}", report)
     return 0 if report.ok else 1
