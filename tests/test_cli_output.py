@@ -311,3 +311,48 @@ def test_rich_on_a_terminal_logs_and_progress_share_stderr(
     assert "retrying" in text and "assembly_async.http" in text  # the log, same console
     assert "retrying" not in out and "school    1" not in out
     assert "Sync into" in out
+
+
+def test_the_cli_against_a_fake_in_another_process(tmp_path: Path) -> None:
+    """The two-terminal flow of docs/cli.md, with real processes: the fake
+    writes its schools' tokens into a store and prints the exports; the
+    ``assembly-async`` console script syncs with ``--json``."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    store = tmp_path / "tokens.db"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assembly_async.testing", "--schools", "2", "--students", "30",
+         "--staff", "4", "--token-store", str(store)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        lines: list[str] = []
+        while not any(line.startswith("Press Ctrl-C") for line in lines):
+            line = server.stdout.readline()
+            assert line, server.stderr.read() if server.stderr else "the fake exited"
+            lines.append(line)
+        banner = "".join(lines)
+        exports = dict(re.findall(r"(ASSEMBLY_[A-Z_]+)=(\S+)", banner))
+        assert set(exports) == {"ASSEMBLY_API_URL", "ASSEMBLY_OAUTH_URL", "ASSEMBLY_CLIENT_ID",
+                                "ASSEMBLY_CLIENT_SECRET", "ASSEMBLY_TOKEN_STORE"}
+        assert oct(store.stat().st_mode & 0o777) == "0o600"
+        env = {**os.environ, **exports,
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        env.pop("ASSEMBLY_LOG", None)
+        sync = subprocess.run(["assembly-async", "--json", "sync", "--sink",
+                               str(tmp_path / "out.db")], env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert sync.returncode == 0, sync.stderr
+        doc = json.loads(sync.stdout)
+        assert doc["ok"] and [s["school_id"] for s in doc["schools"]] == [1, 2]
+        assert doc["records"] == 2 * (30 + 4)
+        again = subprocess.run(["assembly-async", "--json", "sync", "--sink",
+                                str(tmp_path / "out.db")], env=env, capture_output=True,
+                               text=True, timeout=120, check=False)
+        assert json.loads(again.stdout)["not_modified"] == 8  # lists and leavers: all 304
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
