@@ -39,8 +39,11 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    token = sub.add_parser("token", help="OAuth helpers and the token store",
-                           description=__doc__)
+    token = sub.add_parser(
+        "token", help="OAuth helpers and the token store",
+        description="OAuth helpers (authorize-url, exchange, refresh, client-credentials "
+        "talk to the OAuth host) and the token store by hand (add reads a token from "
+        "stdin, list never shows one, remove deletes one).")
     tsub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION",
                                 parser_class=type(token))
     url = tsub.add_parser("authorize-url", help="print the URL a school admin must visit")
