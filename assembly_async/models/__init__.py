@@ -11,7 +11,6 @@ from assembly_async.models._generated import (
     AttendanceSummary,
     AuthorizationsV1,
     AuthorizationV1,
-    AwareDateTime,
     BulkResultResponse,
     BulkResultsBody,
     CalendarEvent,
@@ -95,6 +94,8 @@ from assembly_async.models._generated import (
     TimetableSupervisors,
     YearGroup,
 )
+from assembly_async.models._problems import DecodeProblem
+from assembly_async.models._types import CalendarDate, Instant
 
 __all__ = [
     "SCHEMAS",
@@ -106,14 +107,15 @@ __all__ = [
     "AttendanceSummary",
     "AuthorizationV1",
     "AuthorizationsV1",
-    "AwareDateTime",
     "BulkResultResponse",
     "BulkResultsBody",
+    "CalendarDate",
     "CalendarEvent",
     "Closure",
     "Contact",
     "ContactAddress",
     "ContactStudents",
+    "DecodeProblem",
     "DietaryNeed",
     "EmailInfo",
     "Enrolment",
@@ -125,6 +127,7 @@ __all__ = [
     "Group",
     "GroupMisSubject",
     "GroupMisSubjectSubject",
+    "Instant",
     "LearningAim",
     "Lesson",
     "LessonGroup",
