@@ -48,7 +48,15 @@ from cattrs.errors import (
 from cattrs.preconf.orjson import OrjsonConverter
 from cattrs.preconf.orjson import make_converter as _make_orjson_converter
 
-from ._dates import format_date, format_datetime, parse_date, parse_datetime
+from ._dates import (
+    format_date,
+    format_datetime,
+    parse_date,
+    parse_datetime,
+    structure_date,
+    structure_instant,
+)
+from ._kinds import json_kind
 from ._types import CalendarDate, Instant
 
 __all__ = [
@@ -73,51 +81,6 @@ _FLOAT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCI
 def is_union_type(typ: Any) -> bool:
     """``X | Y`` or ``typing.Union[X, Y]``."""
     return get_origin(typ) in (typing.Union, types.UnionType)
-
-
-def json_kind(value: Any) -> str:
-    """Name the JSON kind and size of a value for messages ("a string of 10
-    characters"); never the value itself, which may be personal data."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"a number of {_count(len(str(value)), 'character')}"
-    if isinstance(value, str):
-        return f"a string of {_count(len(value), 'character')}"
-    if isinstance(value, dict):
-        return f"an object of {_count(len(value), 'member')}"
-    if isinstance(value, (list, tuple)):
-        return f"an array of {_count(len(value), 'item')}"
-    return f"a {type(value).__name__}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-# --- dates ------------------------------------------------------------------
-
-
-def _structure_instant(value: Any, _: Any) -> datetime.datetime:
-    if isinstance(value, str):
-        return parse_datetime(value)
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
-    if isinstance(value, datetime.date):
-        return datetime.datetime(value.year, value.month, value.day, tzinfo=_UTC)
-    raise TypeError(f"expected a date-time string, got {json_kind(value)}")
-
-
-def _structure_date(value: Any, _: Any) -> datetime.date:
-    if isinstance(value, str):
-        return parse_date(value)
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    raise TypeError(f"expected a date string, got {json_kind(value)}")
 
 
 # --- scalars ----------------------------------------------------------------
@@ -343,8 +306,8 @@ def make_converter() -> OrjsonConverter:
         lambda typ: typ is CalendarDate, lambda _, c: c.get_structure_hook(datetime.date))
     converter.register_structure_hook_factory(
         lambda typ: typ is Instant, lambda _, c: c.get_structure_hook(datetime.datetime))
-    converter.register_structure_hook(datetime.datetime, _structure_instant)
-    converter.register_structure_hook(datetime.date, _structure_date)
+    converter.register_structure_hook(datetime.datetime, structure_instant)
+    converter.register_structure_hook(datetime.date, structure_date)
     converter.register_unstructure_hook(Instant, format_datetime)
     converter.register_unstructure_hook(CalendarDate, format_date)
     converter.register_unstructure_hook(datetime.datetime, format_datetime)

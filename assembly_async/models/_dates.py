@@ -15,8 +15,18 @@ from __future__ import annotations
 import datetime
 import re
 import sys
+from typing import Any
 
-__all__ = ["format_date", "format_datetime", "parse_date", "parse_datetime"]
+from ._kinds import json_kind
+
+__all__ = [
+    "format_date",
+    "format_datetime",
+    "parse_date",
+    "parse_datetime",
+    "structure_date",
+    "structure_instant",
+]
 
 _UTC = datetime.timezone.utc
 _DATE_FROMISO = datetime.date.fromisoformat
@@ -162,3 +172,25 @@ def format_date(value: datetime.date) -> str:
     if isinstance(value, datetime.datetime):
         value = value.date()
     return value.isoformat()
+
+
+def structure_instant(value: Any, _: Any) -> datetime.datetime:
+    """The converter's hook for instants (the fast path's ``dec_hook`` parses alike)."""
+    if isinstance(value, str):
+        return parse_datetime(value)
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+    if isinstance(value, datetime.date):
+        return datetime.datetime(value.year, value.month, value.day, tzinfo=_UTC)
+    raise TypeError(f"expected a date-time string, got {json_kind(value)}")
+
+
+def structure_date(value: Any, _: Any) -> datetime.date:
+    """The converter's hook for calendar dates."""
+    if isinstance(value, str):
+        return parse_date(value)
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    raise TypeError(f"expected a date string, got {json_kind(value)}")

@@ -34,10 +34,17 @@ import orjson
 
 from .._core.errors import DecodeError
 from ._converter import OrjsonConverter, json_kind, make_converter, structure_error_details
-from ._dates import parse_date, parse_datetime
 from ._problems import DecodeProblem
 from ._repair import LEFT_OUT, record_id, repair
-from ._types import CalendarDate, Instant
+from ._wire import (
+    REFUSED,
+    envelope_parts,
+    is_blank,
+    json_error,
+    make_dec_hook,
+    parse_record,
+    split_page,
+)
 
 __all__ = ["ModelDecoder"]
 
@@ -45,64 +52,11 @@ T = TypeVar("T")
 
 #: How many further error paths a DecodeError message lists.
 _MORE_PATHS = 3
-#: How much of a non-JSON body (an HTML page) a "malformed JSON" message quotes.
-_EXCERPT = 60
-#: What msgspec raises when it refuses a body: a validation error, or a
-#: RecursionError when the nesting is deeper than the Python stack allows.
-_REFUSED = (msgspec.DecodeError, RecursionError)
-
-_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
-_RAW_ENVELOPE = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_ANY_JSON = msgspec.json.Decoder()
-#: For one record orjson cannot read: JSON numbers beyond a double become
-#: ``inf`` (harmless in an unknown field; refused by a float field's hook).
-_ANY_LAX = msgspec.json.Decoder(float_hook=float)
-
-
-def _dec_hook(typ: Any, value: Any) -> Any:
-    """msgspec calls this for the date markers; the converter's hooks use the same parsers."""
-    if typ is CalendarDate:
-        if value.__class__ is str:
-            return parse_date(value)
-        raise TypeError(f"expected a date string, got {json_kind(value)}")
-    if typ is Instant:
-        if value.__class__ is str:
-            return parse_datetime(value)
-        raise TypeError(f"expected a date-time string, got {json_kind(value)}")
-    # msgspec turns a TypeError into a refusal: the record goes to the converter.
-    raise TypeError(f"msgspec cannot decode {typ!r}; the converter will")
-
-
-def _excerpt(body: bytes | bytearray | memoryview | str) -> str:
-    """How a malformed body starts, quoted only when it is not JSON at all (an
-    HTML page from a proxy): a JSON body may hold pupils' personal data."""
-    raw = bytes(body) if isinstance(body, memoryview) else body
-    text = raw if isinstance(raw, str) else raw[: _EXCERPT * 4].decode("utf-8", "replace")
-    text = " ".join(text.split())
-    if not text:
-        return "the body is empty"
-    if text[0] in "[{":
-        return f"the body is {len(raw)} bytes of JSON text (not quoted: it may hold personal data)"
-    if len(text) > _EXCERPT:
-        text = text[:_EXCERPT] + "..."
-    return f"the body starts {text!r}"
-
 
 def _schema_name(cls: Any) -> str:
     name = getattr(cls, "__name__", None)
     return name if isinstance(name, str) else repr(cls)
 
-
-def _is_blank(body: bytes | bytearray | memoryview | str) -> bool:
-    raw = bytes(body) if isinstance(body, memoryview) else body
-    return not raw.strip()
-
-
-def _json_error(exc: orjson.JSONDecodeError, body: Any, url: str | None) -> DecodeError:
-    text = str(exc)
-    if "recursion" in text.lower() or "depth" in text.lower():
-        return DecodeError(f"JSON nested deeper than the decoder follows: {text}", url=url)
-    return DecodeError(f"malformed JSON: {text}; {_excerpt(body)}", url=url)
 
 
 class ModelDecoder:
@@ -119,7 +73,7 @@ class ModelDecoder:
     :class:`DecodeProblem`); leave it None to raise :class:`DecodeError` instead.
     """
 
-    __slots__ = ("_converter", "_fast", "_list_decoders", "_one_decoders")
+    __slots__ = ("_converter", "_dec_hook", "_fast", "_list_decoders", "_one_decoders")
 
     def __init__(
         self, converter: OrjsonConverter | None = None, *, fast: bool | None = None
@@ -127,6 +81,7 @@ class ModelDecoder:
         own = converter is None
         self._converter: OrjsonConverter = make_converter() if converter is None else converter
         self._fast: bool = own if fast is None else bool(fast)
+        self._dec_hook = make_dec_hook()
         self._one_decoders: dict[Any, msgspec.json.Decoder[Any] | None] = {}
         self._list_decoders: dict[Any, msgspec.json.Decoder[Any] | None] = {}
 
@@ -150,7 +105,7 @@ class ModelDecoder:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise _json_error(exc, body, url) from exc
+            raise json_error(exc, body, url) from exc
 
     # -- whole bodies --------------------------------------------------------
 
@@ -168,9 +123,9 @@ class ModelDecoder:
             try:
                 result: T = decoder.decode(body)
                 return result
-            except _REFUSED:
+            except REFUSED:
                 pass  # cattrs decides, and names what is wrong
-        if _is_blank(body):
+        if is_blank(body):
             raise DecodeError(
                 f"empty body where a {_schema_name(cls)} object was expected",
                 schema=_schema_name(cls),
@@ -199,14 +154,12 @@ class ModelDecoder:
             try:
                 if not envelope:
                     return decoder.decode(body), None
-                parts = _RAW_ENVELOPE.decode(body)
-                data = parts.pop("data", None)
+                data, found = envelope_parts(body)
                 if data is not None:
-                    found = {key: _ANY_JSON.decode(raw) for key, raw in parts.items()}
                     return decoder.decode(data), found
-            except _REFUSED:
+            except REFUSED:
                 pass  # some record needs the converter: split the page
-            split = _split(body, envelope)
+            split = split_page(body, envelope)
             if split is not None:
                 raws, meta = split
                 return self._records(cls, raws, url=url, problems=problems), meta
@@ -229,7 +182,7 @@ class ModelDecoder:
         decoder: msgspec.json.Decoder[Any] | None = None
         if self._fast:
             try:
-                decoder = msgspec.json.Decoder(target, dec_hook=_dec_hook, strict=False)
+                decoder = msgspec.json.Decoder(target, dec_hook=self._dec_hook, strict=False)
             except TypeError:  # a type msgspec does not support: cattrs only
                 decoder = None
         cache[cls] = decoder
@@ -252,13 +205,13 @@ class ModelDecoder:
                 try:
                     out.append(one.decode(raw))
                     continue
-                except _REFUSED:
+                except REFUSED:
                     pass
             try:
-                obj = _parse_record(raw)
+                obj = parse_record(raw)
             except orjson.JSONDecodeError as exc:  # nesting deeper than orjson follows
                 if problems is None:
-                    raise _json_error(exc, raw, url) from exc
+                    raise json_error(exc, raw, url) from exc
                 problems.append(DecodeProblem(
                     _schema_name(cls), "$", f"the record is not readable JSON: {exc}",
                     None, index, url, f"{len(raw)} bytes of JSON", kept=False, removed="$",
@@ -281,7 +234,7 @@ class ModelDecoder:
     ) -> tuple[list[T], dict[str, Any] | None]:
         name = _schema_name(cls)
         if not envelope:
-            if _is_blank(body):
+            if is_blank(body):
                 return [], None
             data = self._loads_page(body, url, envelope)
             if isinstance(data, tuple):  # unreadable as a whole, readable record by record
@@ -296,7 +249,7 @@ class ModelDecoder:
                     url=url,
                 )
             return self.structure_list(cls, data, url=url, problems=problems), None
-        if _is_blank(body):
+        if is_blank(body):
             raise DecodeError(
                 "empty body where a version-1 list envelope was expected", schema=name, url=url
             )
@@ -332,9 +285,9 @@ class ModelDecoder:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            split = _split(body, envelope)
+            split = split_page(body, envelope)
             if split is None:
-                raise _json_error(exc, body, url) from exc
+                raise json_error(exc, body, url) from exc
             return split
 
     # -- already parsed data (cattrs) ----------------------------------------
@@ -412,36 +365,6 @@ class ModelDecoder:
                 raise _structure_error(cls, exc, item, index=index, url=url) from exc
             return repair(lambda data: hook(data, cls), cls, item, exc,
                           schema=_schema_name(cls), index=index, url=url, problems=problems)
-
-
-def _parse_record(raw: msgspec.Raw) -> Any:
-    """One record's JSON as Python data: orjson, or msgspec when orjson refuses
-    a number beyond a double (valid JSON; read as ``inf``)."""
-    try:
-        return orjson.loads(memoryview(raw))
-    except orjson.JSONDecodeError as exc:
-        try:
-            return _ANY_LAX.decode(raw)
-        except _REFUSED:
-            raise exc from None
-
-
-def _split(body: bytes, envelope: bool) -> tuple[list[msgspec.Raw], dict[str, Any] | None] | None:
-    """The records of a page as raw JSON (and the v1 envelope without data), or
-    None when the body is not a well-formed page."""
-    try:
-        if not envelope:
-            if _is_blank(body):
-                return [], None
-            return _RAW_LIST.decode(body), None
-        parts = _RAW_ENVELOPE.decode(body)
-        data = parts.pop("data", None)
-        if data is None:
-            return None
-        meta = {key: _ANY_JSON.decode(raw) for key, raw in parts.items()}
-        return _RAW_LIST.decode(data), meta
-    except _REFUSED:
-        return None
 
 
 def _structure_error(
