@@ -57,6 +57,7 @@ from ._sync.engine import (
 )
 from ._sync.sqlite_state import SQLiteSyncState
 from .models._converter import make_converter
+from .models._problems import DecodeProblem
 
 __all__ = [
     "CHANGE_OPERATIONS",
@@ -71,6 +72,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailed",
     "DecodeError",
+    "DecodeProblem",
     "Delta",
     "Event",
     "EventKind",

@@ -30,6 +30,7 @@ from .._core.endpoint import Operation
 from .._core.errors import ConfigurationError
 from .._core.operations import OPERATIONS, SDK_CALLS
 from .._core.responses import Validators
+from ..models._problems import DecodeProblem
 from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
 from .runner import OperationRunner
 from .syncstate import MemorySyncState, SyncState, sync_key
@@ -74,8 +75,12 @@ class Delta(Generic[T]):
     ``not_modified`` (a 304: nothing yielded), ``left_ids`` (ids from the
     ``left`` endpoint since the old watermark; students and staff only),
     ``requests`` (HTTP requests used), ``full`` (no watermark was stored: a
-    first, full sync). The new watermark is saved on a clean ``__aexit__``
-    after the delta was consumed to its end; otherwise the state is untouched.
+    first, full sync), ``problems`` (values that did not fit the model, with
+    their raw values: see :class:`DecodeProblem`; raw pages are checked
+    against the model too, so a bulk sync counts them). The new watermark is
+    saved on a clean ``__aexit__`` after the delta was consumed to its end;
+    otherwise the state is untouched. Decode problems do not stop the
+    watermark: the records were delivered (and raw pages keep every value).
     """
 
     def __init__(
@@ -122,6 +127,8 @@ class Delta(Generic[T]):
         self.left_ids: list[Any] = []
         #: The delta's total changed during the walk (the watermark is then kept).
         self.shifted = False
+        #: Values of the walked pages that did not fit the model (raw values included).
+        self.problems: list[DecodeProblem] = []
 
     def __repr__(self) -> str:
         return (f"<Delta {self._op.operation_id} key={self.key!r} full={self.full} "
@@ -191,7 +198,7 @@ class Delta(Generic[T]):
         await self._load()
         paginator = self._runner.paginate(
             self._op, self._model, self._path_args, self._query, per_page=self._per_page,
-            options=self._options, validators=self._stored,
+            options=self._options, validators=self._stored, check=self._model,
         )
         paginator.concurrency = self._concurrency
         self._paginators.append(paginator)
@@ -260,6 +267,8 @@ class _DeltaWalk(Generic[X]):
         if page is None:
             self._ended = True
             await self._delta._finish(self._walker)
+        elif page.problems:
+            self._delta.problems.extend(page.problems)
         return page
 
     async def aclose(self) -> None:

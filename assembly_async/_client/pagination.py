@@ -29,6 +29,7 @@ import attrs
 from .._core.errors import BadRequest
 from .._core.paging import MAX_PER_PAGE, PageInfo
 from .._core.responses import Validators
+from ..models._problems import DecodeProblem
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -59,12 +60,18 @@ class Page(Generic[T]):
     """One page of records with its paging facts and conditional validators.
 
     ``not_modified`` is True for a 304 answer (no records, nothing changed).
+    ``problems`` are the values that did not fit the model (each record was
+    kept without them, or left out: see :class:`DecodeProblem`); they carry
+    the raw values, which the page's caller may need and nobody else sees.
+    On a raw page (``raw_pages()`` of a delta) the records are all there, as
+    sent; the problems say what the typed models would lack.
     """
 
     items: list[T]
     info: PageInfo
     validators: Validators = attrs.field(factory=Validators)
     not_modified: bool = False
+    problems: tuple[DecodeProblem, ...] = ()
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

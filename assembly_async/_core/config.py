@@ -106,6 +106,8 @@ class ClientConfig:
 
     ``api_url`` and ``oauth_url`` default to the hosts of ``environment`` and may
     be overridden for local servers (the fake server) and proxies.
+    ``strict_decode`` makes a value that does not fit its model raise
+    :class:`DecodeError` instead of being reported as a problem.
     """
 
     environment: Environment = "sandbox"
@@ -114,6 +116,7 @@ class ClientConfig:
     api_version: str = attrs.field(default="1.1", converter=_check_version)
     timeouts: Timeouts = Timeouts()
     user_agent: str = "assembly-async"
+    strict_decode: bool = False
 
     @classmethod
     def create(
@@ -125,6 +128,7 @@ class ClientConfig:
         api_version: str = "1.1",
         timeouts: Timeouts | None = None,
         user_agent: str | None = None,
+        strict_decode: bool = False,
     ) -> ClientConfig:
         """Normalise user input (strings, None for defaults) into a config."""
         if environment not in API_HOSTS:
@@ -138,6 +142,7 @@ class ClientConfig:
             api_version=api_version,
             timeouts=timeouts or Timeouts(),
             user_agent=user_agent or f"assembly-async/{__version__}",
+            strict_decode=bool(strict_decode),
         )
 
 
@@ -151,7 +156,9 @@ class CallOptions:
     call, all attempts and backoff included (None: no deadline);
     ``retry_writes=True`` lets a POST/PATCH be retried after any transient
     failure (it may then be applied twice), not only when it surely never
-    reached the server.
+    reached the server. ``strict_decode=True`` raises :class:`DecodeError` for a
+    value that does not fit its model; False keeps the record with that field
+    empty and reports a :class:`DecodeProblem` (the client's default).
     """
 
     timeout: float | Timeouts | Default | None = DEFAULT
@@ -159,6 +166,7 @@ class CallOptions:
     api_version: str | Default = DEFAULT
     deadline: float | Default | None = DEFAULT
     retry_writes: bool | Default = DEFAULT
+    strict_decode: bool | Default = DEFAULT
 
     def __attrs_post_init__(self) -> None:
         retries = self.retries
@@ -180,3 +188,7 @@ class CallOptions:
     def version(self, default: str) -> str:
         """The API version for this call."""
         return default if self.api_version is DEFAULT else _check_version(self.api_version)
+
+    def strict(self, default: bool) -> bool:
+        """Whether this call raises on a value that does not fit its model."""
+        return default if self.strict_decode is DEFAULT else bool(self.strict_decode)
