@@ -458,7 +458,7 @@ def render_generated(classes: list[ClassSpec]) -> str:
 
 #: Hand-written names ``models/__init__.py`` re-exports beside the classes.
 EXTRA_EXPORTS: dict[str, tuple[str, ...]] = {
-    "assembly_async.models._problems": ("DecodeProblem",),
+    "assembly_async.models._problems": ("NO_VALUE", "DecodeProblem"),
     "assembly_async.models._types": (DATE_ALIAS, INSTANT_ALIAS),
 }
 
@@ -475,9 +475,14 @@ def render_init(classes: list[ClassSpec]) -> str:
     out.extend(f"    {name}," for name in _sorted_exports(classes, for_import=True))
     out += [")"]
     for module, names in EXTRA_EXPORTS.items():
-        out.append(f"from {module} import {', '.join(sorted(names, key=str.lower))}")
+        ordered = [*sorted(n for n in names if n.isupper()),
+                   *sorted(n for n in names if not n.isupper())]
+        out.append(f"from {module} import {', '.join(ordered)}")
     out.append("")
-    out.extend(_render_all(["SCHEMAS", *sorted([*_sorted_exports(classes)[1:], *extras])]))
+    names = [*_sorted_exports(classes), *extras]
+    # ruff's order (RUF022): CONSTANTS first, then the rest, each case-sensitively.
+    out.extend(_render_all([*sorted(n for n in names if n.isupper()),
+                            *sorted(n for n in names if not n.isupper())]))
     return "\n".join(out) + "\n"
 
 

@@ -94,10 +94,11 @@ from assembly_async.models._generated import (
     TimetableSupervisors,
     YearGroup,
 )
-from assembly_async.models._problems import DecodeProblem
+from assembly_async.models._problems import NO_VALUE, DecodeProblem
 from assembly_async.models._types import CalendarDate, Instant
 
 __all__ = [
+    "NO_VALUE",
     "SCHEMAS",
     "AcademicYear",
     "AcademicYearTerms",

@@ -26,6 +26,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate-window", type=float, default=300.0)
     p.add_argument("--access-token-ttl", type=int, default=86400)
     p.add_argument("--rotate-refresh-tokens", action="store_true")
+    p.add_argument("--oddities", action="store_true",
+                   help="serve real-world oddities on some records (2015-02-31, numbers as text)")
     return p.parse_args(argv)
 
 
@@ -57,7 +59,8 @@ async def serve(args: argparse.Namespace) -> None:
                             time_scale=args.time_scale, students_per_school=args.students,
                             staff_per_school=args.staff, rate_limit=args.rate_limit,
                             rate_window=args.rate_window, access_token_ttl=args.access_token_ttl,
-                            rotate_refresh_tokens=args.rotate_refresh_tokens) as fake:
+                            rotate_refresh_tokens=args.rotate_refresh_tokens,
+                            oddities=args.oddities) as fake:
         print(banner(fake), flush=True)
         await stop.wait()
     print("stopped", flush=True)

@@ -31,6 +31,7 @@ from ._http import (
     parse_query,
     parse_version,
 )
+from ._oddities import oddify
 from ._opspec import OpInfo, operations
 from ._stats import LoggedRequest
 from ._util import http_date, parse_http_date, token_id
@@ -96,10 +97,12 @@ def _since(request: web.Request) -> int | None:
 def render(ctx: Ctx, result: Result, page: int, per_page: int) -> web.StreamResponse:
     if isinstance(result, web.StreamResponse):
         return result
+    odd = ctx.core.cfg.oddities
     if isinstance(result, Body):
         if result.payload is None:
             return web.Response(status=result.status, headers=result.headers)
-        return json_response(result.payload, result.status, result.headers)
+        payload = oddify(result.payload) if odd and result.status < 300 else result.payload
+        return json_response(payload, result.status, result.headers)
     assert isinstance(result, Listing)
     headers: dict[str, str] = {}
     records = list(result.records)
@@ -115,6 +118,8 @@ def render(ctx: Ctx, result: Result, page: int, per_page: int) -> web.StreamResp
                 return web.Response(status=304, headers=headers)
     info = PageInfo(len(records), page, per_page)
     data = [result.render(r) for r in records[info.start:info.stop]]
+    if odd:
+        data = oddify(data)
     if ctx.version == "1":
         return json_response(info.envelope(data), headers=headers)
     headers.update(info.headers())

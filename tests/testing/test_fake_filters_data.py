@@ -91,11 +91,15 @@ async def test_data_quirks_and_realism(api: Api) -> None:
     years = (await api.get("/academic_years")).body
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", y["start_date"]) for y in years)
     assert all(ISO_DT.match(t["start_date"]) for y in years for t in y["terms"])
+    # H14: a term's last day at 23:59.
+    assert all(t["end_date"].endswith("T23:59:00.000Z") for y in years for t in y["terms"])
     students = await api.walk("/students", 100, params={"demographics": "true"})
     assert {s["year_code"] for s in students} <= {str(n) for n in range(7, 14)}
     for s in students:
         assert re.fullmatch(r"[A-Z]\d{12}", s["upn"])
-        assert ISO_DT.match(s["dob"]) and s["end_date"] is None
+        # DEV students: dob a bare date, enrolment dates full date-times (since issue 12).
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", s["dob"]) and ISO_DT.match(s["start_date"])
+        assert s["end_date"] is None
         assert s["demographics"]["gender"] in ("M", "F")
     enrol = (await api.get("/groups/enrolments", params={"per_page": "50"})).body
     assert any(e["end_date"] == "2079-06-06T00:00:00.000Z" for e in enrol)
