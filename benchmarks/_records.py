@@ -12,8 +12,8 @@ written:
 * ``datetime``: every date a full date-time (what the fake sent before);
 * ``oddities``: documented, plus what real MIS data adds on some records (see
   :data:`ODDITIES`): the documentation's impossible ``2015-02-31`` start date,
-  date-times without milliseconds or with an offset, numbers as strings,
-  booleans as ``0``/``1``/``"true"``, ``year_code`` as a number.
+  date-times without milliseconds or with an offset, ``year_code`` as a
+  number, booleans as ``1``/``0`` and as text.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ __all__ = ["ODDITIES", "SHAPES", "student", "students", "students_page"]
 
 SHAPES = ("documented", "datetime", "oddities")
 #: Every how many records an oddity appears (by record id), in ``oddities``.
+#: The same as the fake's (assembly_async/testing/_oddities.py), on the same ids.
 ODDITIES = {
     "impossible start date": 50,  # DEV students: "start_date": "2015-02-31T00:00:00.000Z"
     "date-time without milliseconds": 7,
     "date-time with an offset": 11,
     "year_code as a number": 5,  # PA types year_code integer on some operations
-    "booleans as 0/1 and text": 3,  # NET sends booleans as 1/0
-    "id as text": 13,
+    "booleans as 1/0 and text": 3,  # NET sends booleans as 1/0
 }
 
 _FIRST = [
@@ -295,12 +295,11 @@ def _odd(record: dict[str, Any]) -> dict[str, Any]:
         record["start_date"] = record["start_date"].replace(".000Z", "+01:00")
     if sid % ODDITIES["year_code as a number"] == 0:
         record["year_code"] = int(record["year_code"])
-    if sid % ODDITIES["booleans as 0/1 and text"] == 0:
+    if sid % ODDITIES["booleans as 1/0 and text"] == 0:
         demographics = record["demographics"]
-        demographics["is_pp"] = int(demographics["is_pp"])
-        demographics["is_fsm"] = "true" if demographics["is_fsm"] else "false"
-    if sid % ODDITIES["id as text"] == 0:
-        record["id"] = str(sid)
+        for key, value in demographics.items():
+            if isinstance(value, bool):
+                demographics[key] = int(value) if key.startswith("is_") else str(value).lower()
     return record
 
 

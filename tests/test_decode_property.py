@@ -35,8 +35,10 @@ from hypothesis import strategies as st
 from assembly_async._core.errors import DecodeError
 from assembly_async.models import (
     AcademicYear,
+    AssessmentPoint,
     AttendanceSummary,
     CalendarDate,
+    Code,
     DecodeProblem,
     Instant,
     MeV1,
@@ -57,7 +59,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 MODELS = [Student, StaffMember, AcademicYear, Result, TimetableDays, AttendanceSummary,
-          SchoolStatus, MeV1]
+          SchoolStatus, MeV1, AssessmentPoint]
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=8)
 json_values = st.recursive(
@@ -193,6 +195,8 @@ def _strategy(hint: Any, tier: str) -> st.SearchStrategy[Any]:
         return _floats(tier)
     if hint is str:
         return _strs(tier)
+    if hint is Code:  # year_code: text, or a JSON number the fast path reads as its text
+        return _strs(tier) | st.integers(-99, 99) | st.floats(allow_nan=False, allow_infinity=False)
     if hint is typing.Any:
         return json_values
     raise AssertionError(f"no strategy for {hint!r}")

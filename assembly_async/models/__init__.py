@@ -95,7 +95,7 @@ from assembly_async.models._generated import (
     YearGroup,
 )
 from assembly_async.models._problems import NO_VALUE, DecodeProblem
-from assembly_async.models._types import CalendarDate, Instant
+from assembly_async.models._types import CalendarDate, Code, Instant
 
 __all__ = [
     "NO_VALUE",
@@ -113,6 +113,7 @@ __all__ = [
     "CalendarDate",
     "CalendarEvent",
     "Closure",
+    "Code",
     "Contact",
     "ContactAddress",
     "ContactStudents",

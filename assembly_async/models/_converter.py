@@ -57,7 +57,7 @@ from ._dates import (
     structure_instant,
 )
 from ._kinds import json_kind
-from ._types import CalendarDate, Instant
+from ._types import CalendarDate, Code, Instant
 
 __all__ = [
     "OrjsonConverter",
@@ -313,6 +313,7 @@ def make_converter() -> OrjsonConverter:
     converter.register_unstructure_hook(datetime.datetime, format_datetime)
     converter.register_unstructure_hook(datetime.date, format_date)
     converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(Code, _structure_str)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(bool, _structure_bool)

@@ -1,6 +1,8 @@
-"""Which date fields are calendar dates and which are instants, and why.
+"""Field types the spec does not say well enough, and why: dates, and codes.
 
-Read by ``tools/generate_models.py`` (standard library only). The spec types
+Read by ``tools/generate_models.py`` (standard library only).
+
+Dates. The spec types
 nearly every date as ``date-time`` (the PHP and Java SDKs it was built from
 did), but a birth date is a day, not a moment. Every field of the spec with
 ``format: date-time`` or ``format: date``, and every string field whose name
@@ -15,6 +17,11 @@ otherwise, so a new date field is a decision, not an accident.
 
 Sources: DEV = developers.assembly.education (v1 pages), H14 = the data model
 help article, PA/JS = the PHP/Java SDK docs (see CONCEPTS.md).
+
+Codes (:data:`CODE_RULES`). A string field the API may also send as a JSON
+number is annotated ``Code`` (a ``str`` for type checkers): both decoders turn
+the number into its text, the fast path included, so such a value neither
+fails nor costs the record a fallback.
 """
 
 from __future__ import annotations
@@ -116,4 +123,10 @@ DATE_RULES: dict[tuple[str, str], tuple[str, str]] = {
     ("Me", "updated_at"): (INSTANT, "a record timestamp"),
     ("SchoolStatus", "last_changes_at"): (INSTANT, "when the school's data last changed"),
     ("SchoolStatus", "last_sync_at"): (INSTANT, "when the school last synced its MIS"),
+}
+
+#: (class, field) -> reason: string fields that may arrive as JSON numbers.
+CODE_RULES: dict[tuple[str, str], str] = {
+    ("Student", "year_code"): "PA types the year_code parameter integer on some operations",
+    ("AssessmentPoint", "year_code"): "PA types the year_code parameter integer on some operations",
 }
