@@ -16,7 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assembly_async import AssemblyClient, CallOptions
 from assembly_async._core.errors import DecodeError
+from assembly_async._sync.report import KEPT_PROBLEMS, ResourceResult, SchoolResult
 from assembly_async.models import (
     DecodeProblem,
     EmailInfo,
@@ -244,3 +246,29 @@ def test_deep_nesting_in_an_any_field(depth: int, stack: int) -> None:
         assert depth > 1000 and "nested deeper" in str(exc)
     else:
         assert envelope.data is not None and len(envelope.data) == 1
+
+
+# --- the switches and the report --------------------------------------------------
+
+
+def test_strict_decode_switches() -> None:
+    assert CallOptions().strict(False) is False and CallOptions().strict(True) is True
+    assert CallOptions(strict_decode=True).strict(False) is True
+    assert CallOptions(strict_decode=False).strict(True) is False
+    client = AssemblyClient(strict_decode=True)
+    assert client.config.strict_decode is True
+    assert AssemblyClient().config.strict_decode is False
+
+
+def test_a_job_result_counts_every_problem_and_keeps_a_few_redacted() -> None:
+    found = [DecodeProblem("Student", "$.dob", "bad", record_id=i, raw=f"2011-02-{i:02d}")
+             for i in range(KEPT_PROBLEMS + 5)]
+    result = ResourceResult("students")
+    result.add_problems(found[:3])
+    result.add_problems(found[3:])
+    assert result.decode_problems == KEPT_PROBLEMS + 5
+    assert [p.record_id for p in result.problems] == list(range(KEPT_PROBLEMS))
+    assert all(p.raw is NO_VALUE for p in result.problems)
+    school = SchoolResult(1, {"students": result, "staff_members": ResourceResult("staff")})
+    assert school.decode_problems == KEPT_PROBLEMS + 5
+    assert "2011-02" not in repr(school)

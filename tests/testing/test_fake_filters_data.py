@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+
+import aiohttp
+from fake_helpers import Api
 
 from assembly_async.testing import FakeAssembly
-
-if TYPE_CHECKING:
-    from fake_helpers import Api
 
 ISO_DT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -120,3 +119,19 @@ def test_same_seed_same_data_and_unique_ids() -> None:
         ids = [i for sid in a.school_ids for i in a.record_ids(sid, resource, include_left=True)]
         assert len(ids) == len(set(ids)), resource
         assert all(i < 2**31 for i in ids)
+
+
+async def test_oddities_switch() -> None:
+    plain = FakeAssembly(schools=1, students_per_school=60, staff_per_school=2)
+    odd = FakeAssembly(schools=1, students_per_school=60, staff_per_school=2, oddities=True)
+    async with plain, odd, aiohttp.ClientSession() as session:
+        base = await Api(session, plain).walk("/students", 100, params={"demographics": "true"})
+        served = await Api(session, odd).walk("/students", 100, params={"demographics": "true"})
+    assert [s["id"] for s in base] == [s["id"] for s in served]
+    assert not any(s["start_date"].startswith("2015-02-31") for s in base)
+    impossible = {s["id"] for s in served if s["start_date"] == "2015-02-31T00:00:00.000Z"}
+    assert impossible == {s["id"] for s in base if s["id"] % 50 == 0} != set()
+    assert any(isinstance(s["year_code"], int) for s in served)
+    assert any(s["demographics"]["is_pp"] in (0, 1) for s in served)
+    assert any(s["start_date"].endswith("+01:00") for s in served)
+    assert all(isinstance(s["year_code"], str) for s in base)
