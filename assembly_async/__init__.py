@@ -6,15 +6,17 @@ The public surface is re-exported here; every other module is private.
 from __future__ import annotations
 
 from ._client.client import AssemblyClient
-from ._client.delta import CHANGE_OPERATIONS, Delta, Snapshot
+from ._client.delta import CHANGE_OPERATIONS, Delta
 from ._client.pagination import DEFAULT_CONCURRENCY, Page, Paginator
 from ._client.session import AppSession, SchoolSession
+from ._client.snapshot import Snapshot
 from ._client.syncstate import MemorySyncState, SyncState, sync_key
 from ._core.config import DEFAULT, CallOptions, Timeouts
 from ._core.errors import (
     AssemblyError,
     AuthError,
     BadRequest,
+    BudgetExhausted,
     ConfigurationError,
     ConnectionFailed,
     DecodeError,
@@ -26,10 +28,13 @@ from ._core.errors import (
     NotFound,
     NotModified,
     OAuthError,
+    PagingError,
     RateLimited,
     RequestTimeout,
+    ResponseTooLarge,
     SchoolAuthRevoked,
     ServerError,
+    StorageError,
     TokenUnavailable,
     TransportError,
     Unauthorized,
@@ -41,8 +46,9 @@ from ._core.errors import (
 from ._core.paging import PageInfo
 from ._core.responses import Validators
 from ._core.version import __version__
+from ._core.walk import WalkSummary
 from ._http.events import Event, EventKind, Hooks, SchoolStats
-from ._http.ratelimit import RateLimiter, SlidingWindowLimiter
+from ._http.ratelimit import BudgetUnavailable, RateLimiter, SlidingWindowLimiter
 from ._http.retry import RetryPolicy, backoff, should_retry
 from ._http.tokens import StaticToken, TokenProvider
 from ._sync.engine import (
@@ -68,6 +74,8 @@ __all__ = [
     "AssemblyError",
     "AuthError",
     "BadRequest",
+    "BudgetExhausted",
+    "BudgetUnavailable",
     "CallOptions",
     "ConfigurationError",
     "ConnectionFailed",
@@ -90,12 +98,14 @@ __all__ = [
     "Page",
     "PageInfo",
     "Paginator",
+    "PagingError",
     "ProgressCallback",
     "ProgressEvent",
     "RateLimited",
     "RateLimiter",
     "RequestTimeout",
     "ResourceResult",
+    "ResponseTooLarge",
     "RetryPolicy",
     "SQLiteSyncState",
     "SchoolAuthRevoked",
@@ -106,6 +116,7 @@ __all__ = [
     "SlidingWindowLimiter",
     "Snapshot",
     "StaticToken",
+    "StorageError",
     "SyncEngine",
     "SyncReport",
     "SyncState",
@@ -119,6 +130,7 @@ __all__ = [
     "UnprocessableEntity",
     "UnsupportedVersion",
     "Validators",
+    "WalkSummary",
     "__version__",
     "backoff",
     "make_converter",

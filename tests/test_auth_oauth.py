@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import string
+from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import orjson
@@ -359,26 +360,41 @@ def test_token_request_validation() -> None:
 
 
 def all_requests() -> list[TokenRequest]:
-    creds = {
-        "oauth_base": SANDBOX_OAUTH_BASE,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
-    return [
-        code_grant(code=CODE, redirect_uri="https://app.example/cb", **creds),
-        refresh_grant(refresh_token=REFRESH, **creds),
-        client_credentials_grant(**creds),
-    ]
+    out = []
+    for params_in in ("body", "query"):
+        creds: dict[str, Any] = {
+            "oauth_base": SANDBOX_OAUTH_BASE,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "params_in": params_in,
+        }
+        out += [
+            code_grant(code=CODE, redirect_uri="https://app.example/cb", **creds),
+            refresh_grant(refresh_token=REFRESH, **creds),
+            client_credentials_grant(**creds),
+        ]
+    return out
 
 
-@pytest.mark.parametrize("request_", all_requests(), ids=lambda r: r.grant_type)
+@pytest.mark.parametrize("request_", all_requests(),
+                         ids=lambda r: f"{r.grant_type}-{r.params_in}")
 def test_token_request_repr_hides_secrets(request_: TokenRequest) -> None:
     for text in (repr(request_), str(request_), request_.redacted_url()):
         assert_no_secret(text)
         assert CLIENT_ID in text or "oauth/token" in text
     assert REDACTED in repr(request_)
     assert request_.redacted_headers()["Authorization"] == REDACTED
-    assert request_.redacted_url().startswith(f"{SANDBOX_OAUTH_BASE}/oauth/token?grant_type=")
+    if request_.params_in == "query":
+        assert request_.redacted_url().startswith(
+            f"{SANDBOX_OAUTH_BASE}/oauth/token?grant_type=")
+        assert request_.body is None and "?grant_type=" in request_.target_url
+    else:
+        # Grant parameters in the form body (the new default): the URL has no query.
+        assert request_.redacted_url() == f"{SANDBOX_OAUTH_BASE}/oauth/token"
+        assert request_.target_url == request_.url
+        assert request_.body is not None
+        assert parse_qs(request_.body.decode()) == {k: [v] for k, v in request_.params.items()}
+        assert request_.send_headers["Content-Type"] == "application/x-www-form-urlencoded"
 
 
 # ---------------------------------------------------------------------------

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from yarl import URL
 
-from .._core.config import ClientConfig, Environment, Timeouts
+from .._core.config import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_RETRY_AFTER,
+    ClientConfig,
+    Environment,
+    Timeouts,
+)
 from .._core.errors import ConfigurationError
 from .._http.events import Hooks, SchoolStats
 from .._http.pipeline import Pipeline
@@ -24,6 +30,11 @@ from .runner import ClientCore
 from .session import AppSession, SchoolSession
 
 __all__ = ["AssemblyClient"]
+
+#: Grants (refreshes included) get at least this long, whatever the calls'
+#: deadline: a refresh that a short call gave up waiting for goes on in the
+#: background and serves the next call.
+GRANT_DEADLINE = 60.0
 
 
 class AssemblyClient:
@@ -58,11 +69,32 @@ class AssemblyClient:
     requests start per ``rate_window`` seconds per school (CONCEPTS: 600 per
     5 minutes per token; ``rate_limit=None`` turns budgets off;
     ``rate_limiter=`` is your own :class:`RateLimiter`, shared between clients
-    say). A 429 pauses only that school for the period the server gives. Failed
-    attempts are retried up to ``retries`` times (reads after connection
+    say). A 429 pauses only that school for the period the server gives
+    (capped to ``max_retry_after`` seconds, 300 by default: the API's window).
+    Failed attempts are retried up to ``retries`` times (reads after connection
     errors, timeouts, 5xx and 429; writes only when they surely never reached
-    the server, unless ``retry_writes=True``), within ``deadline`` seconds per
-    call. ``hooks`` (:class:`Hooks`) are told of every request, response,
+    the server, unless ``retry_writes=True``).
+
+    ``deadline`` (seconds, 120 by default) bounds each call, everything
+    included: attempts, backoff, token refresh, waits for rate budget and 429
+    pauses. A call whose school's budget frees up only after its deadline fails
+    at once with :class:`BudgetExhausted` (a :class:`RateLimited` carrying
+    ``retry_after``) instead of blocking: what a web service wants.
+    ``wait_for_budget=True`` (per client, or per call with
+    ``CallOptions(wait_for_budget=True)``) waits for budget and 429 pauses
+    however long they take, outside the deadline: what a batch job wants, and
+    what :class:`SyncEngine` asks for its jobs. A token refresh a call gave up
+    waiting for is not cancelled: it goes on (grants get at least 60 s, with
+    retries of failures that surely did not use the grant) and serves the next
+    call.
+
+    Response bodies are capped at ``max_body`` bytes after decompression (64
+    MiB by default; :class:`ResponseTooLarge` above). Grant parameters (code,
+    refresh token) go to the token endpoint in the form body
+    (``grant_params="body"``, like the official clients); ``"query"`` sends
+    them in the query string as the API's documentation shows.
+
+    ``hooks`` (:class:`Hooks`) are told of every request, response,
     retry, budget wait, refresh, 304 and decode problem; :meth:`stats` counts
     requests per school.
     """
@@ -94,6 +126,10 @@ class AssemblyClient:
         retries: int = 3,
         deadline: float | None = 120.0,
         retry_writes: bool = False,
+        wait_for_budget: bool = False,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        max_body: int = DEFAULT_MAX_BODY,
+        grant_params: Literal["body", "query"] = "body",
         hooks: Hooks | None = None,
     ) -> None:
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
@@ -106,11 +142,13 @@ class AssemblyClient:
             environment=environment, api_url=api_url, oauth_url=oauth_url,
             api_version=api_version, timeouts=timeouts, user_agent=user_agent,
             strict_decode=strict_decode,
+            max_body=max_body, max_retry_after=max_retry_after,
         )
         if transport is not None and session is not None:
             raise ConfigurationError("pass either session= or transport=, not both")
         self._transport: Transport = transport or AiohttpTransport(
-            session=session, limit=connection_limit, trace_configs=trace_configs
+            session=session, limit=connection_limit, trace_configs=trace_configs,
+            max_body=self.config.max_body,
         )
         decoder = ModelDecoder(converter, fast=fast_decode)
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -119,11 +157,10 @@ class AssemblyClient:
             rate_limiter = SlidingWindowLimiter(rate_limit, rate_window)
         self.rate_limiter: RateLimiter | None = rate_limiter
         self.hooks = hooks
-        pipeline = Pipeline(
-            self.config, self._transport, limiter=rate_limiter, hooks=hooks,
-            retry=RetryPolicy(max_attempts=retries + 1, deadline=deadline,
-                              retry_writes=retry_writes),
-        )
+        policy = RetryPolicy(max_attempts=retries + 1, deadline=deadline,
+                             retry_writes=retry_writes, wait_for_budget=wait_for_budget)
+        pipeline = Pipeline(self.config, self._transport, limiter=rate_limiter, hooks=hooks,
+                            retry=policy)
         self._core = ClientCore(config=self.config, pipeline=pipeline, decoder=decoder)
         self._closed = False
         if (client_id is None) != (client_secret is None):
@@ -133,7 +170,10 @@ class AssemblyClient:
         self._oauth = (
             OAuthClient(transport=self._transport, oauth_url=self.config.oauth_url,
                         client_id=client_id, client_secret=client_secret,
-                        timeouts=self.config.timeouts)
+                        timeouts=self.config.timeouts, grant_params=grant_params,
+                        max_attempts=policy.max_attempts,
+                        deadline=None if deadline is None else max(deadline, GRANT_DEADLINE),
+                        max_retry_after=self.config.max_retry_after)
             if client_id is not None and client_secret is not None else None
         )
         self._refresh_leeway = refresh_leeway
@@ -301,7 +341,10 @@ class AssemblyClient:
         """Close the connection pool if the client created it (idempotent)."""
         if not self._closed:
             self._closed = True
-            await self._transport.aclose()
+            try:
+                await self._core.pipeline.aclose()
+            finally:
+                await self._transport.aclose()
 
     async def __aenter__(self) -> AssemblyClient:
         return self

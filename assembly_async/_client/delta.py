@@ -22,20 +22,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .. import models as _models
 from .._core.config import CallOptions
 from .._core.endpoint import Operation
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, PagingError
 from .._core.operations import OPERATIONS, SDK_CALLS
 from .._core.responses import Validators
+from .._core.walk import WalkSummary
 from ..models._problems import DecodeProblem
 from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
 from .runner import OperationRunner
-from .syncstate import MemorySyncState, SyncState, sync_key
+from .syncstate import SyncState, sync_key
 
-__all__ = ["CHANGE_OPERATIONS", "Delta", "Snapshot", "changes"]
+__all__ = ["CHANGE_OPERATIONS", "Delta", "changes", "resolve"]
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -75,12 +76,15 @@ class Delta(Generic[T]):
     ``not_modified`` (a 304: nothing yielded), ``left_ids`` (ids from the
     ``left`` endpoint since the old watermark; students and staff only),
     ``requests`` (HTTP requests used), ``full`` (no watermark was stored: a
-    first, full sync), ``problems`` (values that did not fit the model, with
-    their raw values: see :class:`DecodeProblem`; raw pages are checked
-    against the model too, so a bulk sync counts them). The new watermark is
-    saved on a clean ``__aexit__`` after the delta was consumed to its end;
-    otherwise the state is untouched. Decode problems do not stop the
-    watermark: the records were delivered (and raw pages keep every value).
+    first, full sync), ``proven`` (the list walk is provably the whole list:
+    only then may a full sync remove what it did not see; ``walk`` holds the
+    evidence), ``problems`` (values that did not fit the model, with their raw
+    values: see :class:`DecodeProblem`; raw pages are checked against the
+    model too, so a bulk sync counts them). The new watermark is saved on a
+    clean ``__aexit__`` after the delta was consumed to its end; otherwise the
+    state is untouched. A walk whose paging does not add up raises
+    :class:`PagingError` (nothing commits). Decode problems do not stop the
+    watermark: the records were delivered (raw pages keep every value).
     """
 
     def __init__(
@@ -127,6 +131,8 @@ class Delta(Generic[T]):
         self.left_ids: list[Any] = []
         #: The delta's total changed during the walk (the watermark is then kept).
         self.shifted = False
+        #: The paging evidence of the list walk, once it ended.
+        self.walk: WalkSummary | None = None
         #: Values of the walked pages that did not fit the model (raw values included).
         self.problems: list[DecodeProblem] = []
 
@@ -143,6 +149,28 @@ class Delta(Generic[T]):
     def complete(self) -> bool:
         """True once the delta was consumed to its end."""
         return self._complete
+
+    @property
+    def proven(self) -> bool:
+        """True once the list walk ended proven complete: a stable stated total
+        matched by the distinct records received, consistent page facts. A 304
+        (nothing changed) proves nothing about the list."""
+        return self.walk is not None and self.walk.proven and not self.not_modified
+
+    def removal_error(self, count: int) -> PagingError | None:
+        """None when removing ``count`` stored records this full walk did not list
+        is safe (the walk is proven complete, or there is nothing to remove); else
+        the :class:`PagingError` that explains why they must be kept."""
+        if count <= 0 or self.proven:
+            return None
+        walk = self.walk
+        why = walk.unproven_because() if walk is not None else "the walk did not end"
+        return PagingError(
+            f"{count} stored records this walk did not list were kept, because the walk "
+            f"is not proven complete: {why}",
+            url=walk.url if walk is not None else None, page=None,
+            figures={"total": walk.total, "received": walk.received, "pages": walk.pages}
+            if walk is not None else None)
 
     @property
     def watermark(self) -> Validators | None:
@@ -206,6 +234,7 @@ class Delta(Generic[T]):
         return self._walker
 
     async def _finish(self, walker: PageWalker[Any]) -> None:
+        self.walk = walker.summary()
         first: Page[Any] | None = walker.first_page
         if first is not None and first.not_modified:
             self.not_modified = True
@@ -254,7 +283,7 @@ class _DeltaWalk(Generic[X]):
     def __init__(self, delta: Delta[Any], *, raw: bool) -> None:
         self._delta = delta
         self._raw = raw
-        self._walker: PageWalker[X] | None = None
+        self._walker: PageWalker[Page[X]] | None = None
         self._ended = False
 
     async def _next_page(self) -> Page[X] | None:
@@ -354,74 +383,3 @@ def changes(
                  state=state if state is not None else runner.sync_state,
                  key=key, left_op=left_op, per_page=per_page, concurrency=concurrency,
                  options=options)
-
-
-class HasRunner(Protocol):
-    """A session: what :class:`Snapshot` is built on."""
-
-    @property
-    def runner(self) -> OperationRunner: ...
-
-
-def _record_id(record: Any) -> Any:
-    if isinstance(record, dict):
-        return record.get("id")
-    return getattr(record, "id", None)
-
-
-class Snapshot(Generic[T]):
-    """A local copy of a list kept current by deltas: ``records`` maps id -> record.
-
-    ``await snapshot.refresh()`` runs one delta: a full sync replaces the
-    records, a delta upserts changed records and removes ``left_ids``. The copy
-    and its watermark change together, only when the delta succeeded. The
-    snapshot keeps its watermark in its own :class:`MemorySyncState` unless
-    given ``state=``; a persistent state only makes sense if you persist
-    ``records`` alongside it.
-    """
-
-    def __init__(
-        self,
-        session: HasRunner,
-        resource: str,
-        *,
-        state: SyncState | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        **params: Any,
-    ) -> None:
-        self._runner = session.runner
-        self._resource = resource
-        self._params = params
-        self._concurrency = concurrency
-        self.state: SyncState = state if state is not None else MemorySyncState()
-        self.records: dict[Any, T] = {}
-        #: The last delta applied (its requests, not_modified, left_ids).
-        self.last: Delta[Any] | None = None
-        resolve(resource)
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def values(self) -> list[T]:
-        """The full current list."""
-        return list(self.records.values())
-
-    async def refresh(self) -> Delta[Any]:
-        """Fetch and apply one delta; returns it."""
-        delta = changes(self._runner, self._resource, state=self.state,
-                        concurrency=self._concurrency, **self._params)
-        changed: dict[Any, T] = {}
-        async with delta:
-            async for record in delta:
-                changed[_record_id(record)] = record
-            if delta.full:
-                fresh = changed
-            else:
-                fresh = dict(self.records)
-                fresh.update(changed)
-                for gone in delta.left_ids:
-                    fresh.pop(gone, None)
-        # Only after the watermark was stored: copy and watermark move together.
-        self.records = fresh
-        self.last = delta
-        return delta

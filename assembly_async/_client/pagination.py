@@ -7,49 +7,61 @@ each page as parsed JSON (``list[dict]``) without building models. The
 paginator knows nothing of HTTP: it is handed ``fetch_page(number, per_page)``
 coroutine functions by the session.
 
-Walking is concurrent: page 1 is fetched first; when it states the total
-(``Total-Pages`` in 1.1, ``total_pages`` in 1) the remaining pages are fetched
-with at most ``concurrency`` requests in flight, else up to ``concurrency``
-pages are fetched ahead speculatively until a short or empty page ends the
-list. Records are always yielded in page order, and at most ``concurrency``
-pages are held ahead of the consumer. Leaving the loop early, an exception or
-cancellation cancels and awaits every in-flight fetch (:class:`PageWalker`).
+Walking is concurrent: page 1 is fetched first; when its facts announce how
+many pages follow (the stated total at the page size the server really used,
+or ``Total-Pages``) the remaining pages are fetched with at most
+``concurrency`` requests in flight, else up to ``concurrency`` pages are
+fetched ahead speculatively. Records are always yielded in page order, and at
+most ``concurrency`` pages are held ahead of the consumer. Leaving the loop
+early, an exception or cancellation cancels and awaits every in-flight fetch
+(:class:`PageWalker`).
+
+A walk is complete or it fails: every page goes through a
+:class:`~assembly_async._core.walk.WalkLedger`, which yields each record at
+most once, follows any fact announcing more records, raises
+:class:`~assembly_async.PagingError` for a short, repeating or endless walk,
+and says at the end whether the walk is *proven complete*
+(:meth:`PageWalker.summary`, :attr:`Paginator.last_walk`).
+
+The page size is the API maximum (1500) unless the caller chose one. When a
+server refuses 1500 (400) the walk falls back to 200; the size a server
+enforces (refused, or silently capped as ``Per-Page``/a full first page
+shows) is remembered per API host and operation in the client's
+:class:`PageSizes`, so later walks ask for it directly. Concurrent first walks
+of one operation wait for a single probe instead of each paying for a refusal.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 from .._core.errors import BadRequest
-from .._core.paging import MAX_PER_PAGE, PageInfo
+from .._core.paging import MAX_PER_PAGE, PageInfo, page_size_used
 from .._core.responses import Validators
+from .._core.walk import WalkSummary
 from ..models._problems import DecodeProblem
+from .pagesizes import PageSizes
+from .walker import DEFAULT_CONCURRENCY, PageWalker, record_id
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "FALLBACK_PER_PAGE",
     "Page",
     "PageIterator",
+    "PageSizes",
     "PageWalker",
     "Paginator",
     "RawPageIterator",
     "RecordIterator",
+    "record_id",
 ]
 
 T = TypeVar("T")
 X = TypeVar("X")
-
-#: Pages in flight (and held ahead of the consumer) while walking a list.
-#: Memory is bounded by this many decoded pages (about 6.5 MiB per 1500 students);
-#: three pages of about 1.5 s latency already use a school's whole budget of
-#: 2 requests/s (CONCEPTS "Rate limiting"), so more would only cost memory.
-DEFAULT_CONCURRENCY = 3
 
 #: CONCEPTS "Pagination": older pages say the maximum is 200; used when 1500 is refused.
 FALLBACK_PER_PAGE = 200
@@ -60,18 +72,27 @@ class Page(Generic[T]):
     """One page of records with its paging facts and conditional validators.
 
     ``not_modified`` is True for a 304 answer (no records, nothing changed).
+    ``number`` and ``asked_per_page`` are what was asked for, ``url`` where the
+    page came from (redacted); a walk uses them as evidence.
     ``problems`` are the values that did not fit the model (each record was
     kept without them, or left out: see :class:`DecodeProblem`); they carry
     the raw values, which the page's caller may need and nobody else sees.
     On a raw page (``raw_pages()`` of a delta) the records are all there, as
-    sent; the problems say what the typed models would lack.
+    sent; the problems say what the typed models would lack. ``left_out``
+    counts the records the server sent that are not in ``items`` because they
+    could not become models (no usable ``id``): a walk still counts them as
+    received.
     """
 
     items: list[T]
     info: PageInfo
     validators: Validators = attrs.field(factory=Validators)
     not_modified: bool = False
+    number: int | None = None
+    asked_per_page: int | None = None
+    url: str | None = None
     problems: tuple[DecodeProblem, ...] = ()
+    left_out: int = 0
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)
@@ -79,186 +100,47 @@ class Page(Generic[T]):
     def __len__(self) -> int:
         return len(self.items)
 
-    @property
-    def has_next(self) -> bool:
-        """Whether another page follows, from ``Next-Page``/``Total-Pages`` or, when
-        the server gives neither, from a full page."""
-        info = self.info
-        if self.not_modified or not self.items:
-            return False
-        if info.next_page is not None:
-            return info.next_page > info.page
-        if info.total_pages is not None:
-            return info.page < info.total_pages
-        if info.total is not None and info.per_page:
-            return info.page * info.per_page < info.total
-        return info.per_page is not None and len(self.items) >= info.per_page
+    def with_items(self, items: list[T]) -> Page[T]:
+        """The same page holding only ``items`` (a walk drops records seen before)."""
+        return attrs.evolve(self, items=items)
 
     @property
-    def next_number(self) -> int:
+    def has_next(self) -> bool:
+        """Whether another page may follow, from this page's facts read the
+        conservative way: ``Next-Page`` or ``Total-Pages`` announcing one, the
+        stated ``Total`` not reached, or (with none of those) a full page."""
         info = self.info
+        count = len(self.items)
+        if self.not_modified or not count:
+            return False
         if info.next_page is not None and info.next_page > info.page:
-            return info.next_page
-        return info.page + 1
+            return True
+        if info.total_pages is not None and info.page < info.total_pages:
+            return True
+        size = info.per_page or self.asked_per_page or count
+        if info.total is not None:
+            return (info.page - 1) * size + count < info.total
+        return count >= size
 
 
 FetchPage = Callable[[int, "int | None"], Awaitable[Page[T]]]
 RawRecord = dict[str, Any]
 
 
-def _total_pages(page: Page[Any]) -> int | None:
-    info = page.info
-    if info.total_pages is not None:
-        return info.total_pages
-    if info.total is not None and info.per_page:
-        return -(-info.total // info.per_page)
-    return None
-
-
-class PageWalker(Generic[X]):
-    """Fetches pages 2.. concurrently, hands them out in order.
-
-    ``first()`` fetches page 1; ``fetch(n)`` page n. At most ``concurrency``
-    fetches are in flight or waiting to be consumed, so memory is bounded by
-    that many pages. :meth:`aclose` cancels and awaits every pending fetch; it
-    is idempotent and also runs when the walk ends or fails.
-    """
-
-    __slots__ = ("_concurrency", "_done", "_end", "_fetch", "_first", "_first_page",
-                 "_next_number", "_pending", "_started", "exhausted", "totals")
-
-    def __init__(
-        self,
-        first: Callable[[], Awaitable[Page[X]]],
-        fetch: Callable[[int], Awaitable[Page[X]]],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-        self._first = first
-        self._fetch = fetch
-        self._concurrency = concurrency
-        self._pending: collections.deque[tuple[int, asyncio.Task[Page[X]]]] = collections.deque()
-        self._started = False
-        self._done = False
-        #: Last page number to fetch (known total), or None while unknown.
-        self._end: int | None = None
-        self._next_number = 2
-        self._first_page: Page[X] | None = None
-        #: True once every page was handed out (the walk reached the end).
-        self.exhausted = False
-        #: Every ``total`` the pages reported; more than one means the list changed
-        #: during the walk, so offset paging may have shifted a record past us.
-        self.totals: set[int] = set()
-
-    @property
-    def stable(self) -> bool:
-        """No page reported a different total than the others."""
-        return len(self.totals) <= 1
-
-    @property
-    def first_page(self) -> Page[X] | None:
-        """Page 1 once fetched (its validators are the sync watermark)."""
-        return self._first_page
-
-    def _schedule(self) -> None:
-        while len(self._pending) < self._concurrency:
-            number = self._next_number
-            if self._end is not None and number > self._end:
-                return
-            self._next_number += 1
-            task = asyncio.ensure_future(self._fetch(number))
-            self._pending.append((number, task))
-
-    async def next_page(self) -> Page[X] | None:
-        """The next page in order, or None at the end."""
-        if self._done:
-            return None
-        try:
-            if not self._started:
-                self._started = True
-                page = await self._first()
-                self._first_page = page
-                self._seen(page)
-                if not page.has_next:
-                    await self._finish()
-                    return page
-                self._end = _total_pages(page)
-                if self._end is None and page.next_number > 2:
-                    self._next_number = page.next_number
-                self._schedule()
-                return page
-            if not self._pending:
-                await self._finish()
-                return None
-            _, task = self._pending.popleft()
-            page = await task
-            self._seen(page)
-            if self._end is None and not page.has_next:
-                # Unknown total: a short or empty page ends the list; drop the speculation.
-                await self._finish()
-                return page if page.items else None
-            if self._end is not None and page.has_next:
-                # The list grew during the walk: follow the newer total.
-                grown = _total_pages(page)
-                if grown is not None and grown > self._end:
-                    self._end = grown
-            self._schedule()
-            return page
-        except BaseException:
-            await self.aclose()
-            raise
-
-    def _seen(self, page: Page[X]) -> None:
-        if page.info.total is not None and not page.not_modified:
-            self.totals.add(page.info.total)
-
-    async def _finish(self) -> None:
-        self.exhausted = True
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Cancel and await every pending fetch (no task outlives the walk)."""
-        self._done = True
-        pending = [task for _, task in self._pending]
-        self._pending.clear()
-        if not pending:
-            return
-        for task in pending:
-            task.cancel()
-        # Await them all even if we are cancelled meanwhile: no task may leak.
-        gathered = asyncio.gather(*pending, return_exceptions=True)
-        try:
-            await asyncio.shield(gathered)
-        except asyncio.CancelledError:
-            await gathered
-            raise
-
-    def cancel_pending(self) -> None:
-        """Synchronous best effort (used when an iterator is garbage collected)."""
-        self._done = True
-        for _, task in self._pending:
-            task.cancel()
-            # Retrieve a possible exception later so it is never reported as lost.
-            task.add_done_callback(_consume)
-        self._pending.clear()
-
-
-def _consume(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
 class _WalkIterator(Generic[X]):
     """Base of the iterators: owns a walker, closes it on exit and on collection."""
 
-    def __init__(self, walker: PageWalker[X]) -> None:
+    def __init__(self, walker: PageWalker[Page[X]]) -> None:
         self._walker = walker
 
     @property
-    def walker(self) -> PageWalker[X]:
+    def walker(self) -> PageWalker[Page[X]]:
         return self._walker
+
+    @property
+    def summary(self) -> WalkSummary:
+        """The paging evidence of this walk (``proven`` once it ended)."""
+        return self._walker.summary()
 
     async def aclose(self) -> None:
         """Stop early: cancel and await the in-flight page fetches."""
@@ -313,7 +195,7 @@ class RawPageIterator(_WalkIterator[RawRecord]):
 class RecordIterator(_WalkIterator[T]):
     """``async for record in paginator``: every record in page order."""
 
-    def __init__(self, walker: PageWalker[T]) -> None:
+    def __init__(self, walker: PageWalker[Page[T]]) -> None:
         super().__init__(walker)
         self._items: Iterator[T] = iter(())
 
@@ -338,8 +220,12 @@ class Paginator(Generic[T]):
     ``async for record in paginator`` walks all pages. Unless the caller chose a
     ``per_page``, walking uses the API maximum (1500) so that n records take
     ceil(n/1500) requests (CONCEPTS: 2 requests/s per token), falling back to
-    200 once if the server refuses 1500. Pages after the first are fetched
+    200 if the server refuses 1500; the size a server enforces is remembered in
+    ``sizes`` under ``size_key`` (the client's :class:`PageSizes`), so later
+    walks ask for it at once. Pages after the first are fetched
     ``concurrency`` at a time (default 3; 1 walks sequentially).
+    :attr:`last_walk` holds the paging evidence of the latest walk (is it
+    proven complete?).
     """
 
     def __init__(
@@ -350,19 +236,33 @@ class Paginator(Generic[T]):
         paged: bool,
         fetch_raw: FetchPage[RawRecord] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        sizes: PageSizes | None = None,
+        size_key: Hashable = None,
     ) -> None:
         self._fetch_page = fetch_page
         self._fetch_raw = fetch_raw
         self._explicit = per_page is not None
-        self._per_page = per_page if per_page is not None else (MAX_PER_PAGE if paged else None)
+        self._paged = paged
+        self._sizes = sizes if paged and per_page is None else None
+        self._size_key = size_key
+        learned = self._sizes.get(size_key) if self._sizes is not None else None
+        self._per_page = per_page if per_page is not None else (
+            (learned or MAX_PER_PAGE) if paged else None)
         self.concurrency = concurrency
         #: HTTP requests (page fetches) this paginator has started.
         self.requests = 0
+        self._walker: PageWalker[Page[Any]] | None = None
 
     @property
     def per_page(self) -> int | None:
         """The page size the paginator asks for (None: the server's default)."""
         return self._per_page
+
+    @property
+    def last_walk(self) -> WalkSummary | None:
+        """The paging evidence of the latest walk (``proven``, ``received``,
+        ``total``, ``anomalies``...), or None before the first."""
+        return None if self._walker is None else self._walker.summary()
 
     def concurrent(self, concurrency: int) -> Paginator[T]:
         """Set how many pages are fetched at once; returns the paginator."""
@@ -376,19 +276,32 @@ class Paginator(Generic[T]):
         return await fetch(number, self._per_page)
 
     async def _first(self, fetch: FetchPage[X], number: int = 1) -> Page[X]:
+        sizes, key = self._sizes, self._size_key
+        if sizes is None:
+            return await self._get(fetch, number)
+        known = await sizes.wait(key)
+        if known is not None:
+            self._per_page = known
+            return await self._get(fetch, number)
+        sizes.begin(key)  # no await since wait(): this walk is the only prober
         try:
-            return await self._get(fetch, number)
-        except BadRequest:
-            if self._explicit or self._per_page != MAX_PER_PAGE:
-                raise
-            self._per_page = FALLBACK_PER_PAGE
-            return await self._get(fetch, number)
+            self._per_page = MAX_PER_PAGE
+            try:
+                page = await self._get(fetch, number)
+            except BadRequest:
+                self._per_page = FALLBACK_PER_PAGE
+                page = await self._get(fetch, number)
+            used = page_size_used(page.info, len(page.items), self._per_page)
+            sizes.learn(key, min(used or self._per_page, self._per_page))
+            return page
+        finally:
+            sizes.end(key)
 
     async def page(self, number: int = 1) -> Page[T]:
         """Fetch one page (1-based) with its paging facts."""
         return await self._first(self._fetch_page, number)
 
-    def walker(self, *, raw: bool = False) -> PageWalker[Any]:
+    def walker(self, *, raw: bool = False) -> PageWalker[Page[Any]]:
         """A fresh concurrent walk over every page (models, or raw dicts)."""
         fetch: FetchPage[Any]
         if raw:
@@ -404,7 +317,8 @@ class Paginator(Generic[T]):
         def nth(number: int) -> Awaitable[Page[Any]]:
             return self._get(fetch, number)
 
-        return PageWalker(first, nth, concurrency=self.concurrency)
+        self._walker = PageWalker(first, nth, concurrency=self.concurrency)
+        return self._walker
 
     def pages(self) -> PageIterator[T]:
         """Every page in order, starting at page 1 (``async for page in ...``)."""

@@ -29,6 +29,7 @@ from ..models._converter import dump_json
 from ..models._decode import ModelDecoder
 from ..models._problems import DecodeProblem
 from .getcache import GetCache
+from .pagesizes import PageSizes
 from .pagination import Page, Paginator
 from .syncstate import MemorySyncState
 
@@ -53,6 +54,9 @@ class ClientCore:
     sync_state: MemorySyncState = attrs.field(factory=MemorySyncState)
     #: Bodies of single-resource GETs, revalidated with ETag/Last-Modified.
     get_cache: GetCache = attrs.field(factory=GetCache)
+    #: Page sizes the API host enforces, learned per operation (a refused 1500
+    #: is paid once per client, not once per walk).
+    page_sizes: PageSizes = attrs.field(factory=PageSizes)
 
 
 class OperationRunner:
@@ -176,7 +180,8 @@ class OperationRunner:
                                           check=check)
 
         return Paginator(fetch_page, per_page=per_page, paged=op.has_per_page,
-                         fetch_raw=fetch_raw)
+                         fetch_raw=fetch_raw, sizes=self.core.page_sizes,
+                         size_key=(str(self.core.config.api_url), op.operation_id))
 
     async def _fetch_page(
         self,
@@ -197,7 +202,8 @@ class OperationRunner:
             found = read_validators(resp.headers)
             if resp.status == 304:
                 info = paging_from_headers({}, number)
-                return Page([], info, validators or found, not_modified=True)
+                return Page([], info, validators or found, not_modified=True, number=number,
+                            asked_per_page=per_page, url=resp.url)
             envelope = version == "1"
             problems = self._problems(options)
             items: list[Any]
@@ -209,11 +215,17 @@ class OperationRunner:
             else:
                 items, meta = decoder.decode_list(model, resp.body, url=resp.url,
                                                   envelope=envelope, problems=problems)
+            # The facts as the server stated them: what was asked for travels
+            # separately, so a page size the server never confirmed is not taken
+            # for one it used.
             info = (paging_from_envelope(meta, number) if envelope and meta is not None
                     else paging_from_headers(resp.headers, number))
-            if info.per_page is None and per_page is not None:
-                info = attrs.evolve(info, per_page=per_page)
-            return Page(items, info, found, problems=tuple(problems or ()))
+            found_problems = tuple(problems or ())
+            # Model pages lack the records the decoder left out (raw pages hold them all).
+            left_out = 0 if model is None else len({p.index for p in found_problems
+                                                    if not p.kept})
+            return Page(items, info, found, number=number, asked_per_page=per_page,
+                        url=resp.url, problems=found_problems, left_out=left_out)
 
         page = await self._send(op, path_args, query, options=options, page=number,
                                 per_page=per_page, validators=validators, decode=read)

@@ -8,6 +8,9 @@ validated values.
 from __future__ import annotations
 
 import enum
+import functools
+import ipaddress
+import math
 from typing import Final, Literal
 
 import attrs
@@ -20,6 +23,8 @@ __all__ = [
     "API_HOSTS",
     "API_VERSIONS",
     "DEFAULT",
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_RETRY_AFTER",
     "OAUTH_HOSTS",
     "CallOptions",
     "ClientConfig",
@@ -57,13 +62,40 @@ class Default(enum.Enum):
 #: Pass as a per-call option to use the client's configured value.
 DEFAULT: Final = Default.DEFAULT
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+#: Largest response body read, after decompression (the biggest real page, 1500
+#: students with demographics, is a few MiB; a decompression bomb is not).
+DEFAULT_MAX_BODY: Final = 64 * 1024 * 1024
+#: Longest 429 pause honoured: the API's window is 300 s (CONCEPTS "Rate
+#: limiting"), so a longer ``period``/``Retry-After`` is capped to it.
+DEFAULT_MAX_RETRY_AFTER: Final = 300.0
+
+_LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
+_LOOPBACK_V6 = ipaddress.ip_address("::1")
 
 
 def is_loopback(url: URL) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost (the only hosts where plain HTTP is allowed)."""
-    host = (url.host or "").lower()
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+    """True when the URL's host is ``localhost`` or an IP literal in 127.0.0.0/8
+    or ``::1``: the only hosts to which plain HTTP may carry a token.
+
+    Decided by parsing the host, never by its prefix: ``127.attacker.example``
+    is a name anyone can register, not a loopback address.
+    """
+    return _loopback_host((url.host or "").lower())
+
+
+@functools.lru_cache(maxsize=256)
+def _loopback_host(host: str) -> bool:
+    """Cached: the pipeline checks every request's host, and parsing an IP costs."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return address in _LOOPBACK_V4
+    return address == _LOOPBACK_V6
 
 
 def _check_version(value: str) -> str:
@@ -116,7 +148,21 @@ class ClientConfig:
     api_version: str = attrs.field(default="1.1", converter=_check_version)
     timeouts: Timeouts = Timeouts()
     user_agent: str = "assembly-async"
+    #: Largest response body in bytes, after decompression (ResponseTooLarge above it).
+    max_body: int = DEFAULT_MAX_BODY
+    #: Longest 429 pause in seconds; a longer ``period``/``Retry-After`` is capped to it.
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
     strict_decode: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        max_body = self.max_body
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise ConfigurationError(f"max_body must be a positive integer, got {max_body!r}")
+        cap = self.max_retry_after
+        if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not (
+                math.isfinite(cap) and cap >= 0):
+            raise ConfigurationError(
+                f"max_retry_after must be finite seconds >= 0, got {cap!r}")
 
     @classmethod
     def create(
@@ -128,6 +174,8 @@ class ClientConfig:
         api_version: str = "1.1",
         timeouts: Timeouts | None = None,
         user_agent: str | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         strict_decode: bool = False,
     ) -> ClientConfig:
         """Normalise user input (strings, None for defaults) into a config."""
@@ -142,6 +190,8 @@ class ClientConfig:
             api_version=api_version,
             timeouts=timeouts or Timeouts(),
             user_agent=user_agent or f"assembly-async/{__version__}",
+            max_body=max_body,
+            max_retry_after=max_retry_after,
             strict_decode=bool(strict_decode),
         )
 
@@ -153,12 +203,16 @@ class CallOptions:
     ``timeout`` is seconds for the whole attempt or a :class:`Timeouts`;
     ``retries`` the number of retries after the first attempt (0 disables
     retrying); ``api_version`` "1.1" or "1"; ``deadline`` seconds for the whole
-    call, all attempts and backoff included (None: no deadline);
-    ``retry_writes=True`` lets a POST/PATCH be retried after any transient
-    failure (it may then be applied twice), not only when it surely never
-    reached the server. ``strict_decode=True`` raises :class:`DecodeError` for a
-    value that does not fit its model; False keeps the record with that field
-    empty and reports a :class:`DecodeProblem` (the client's default).
+    call, everything included: attempts, backoff, token refresh, waits for rate
+    budget and 429 pauses (None: no deadline); ``retry_writes=True`` lets a
+    POST/PATCH be retried after any transient failure (it may then be applied
+    twice), not only when it surely never reached the server;
+    ``wait_for_budget=True`` lets the call wait for its school's rate budget
+    (and 429 pauses) past the deadline instead of failing fast with
+    :class:`BudgetExhausted` / :class:`RateLimited` (the bulk engine does this).
+    ``strict_decode=True`` raises :class:`DecodeError` for a value that does
+    not fit its model; False keeps the record with that field empty and
+    reports a :class:`DecodeProblem` (the client's default).
     """
 
     timeout: float | Timeouts | Default | None = DEFAULT
@@ -167,6 +221,7 @@ class CallOptions:
     deadline: float | Default | None = DEFAULT
     retry_writes: bool | Default = DEFAULT
     strict_decode: bool | Default = DEFAULT
+    wait_for_budget: bool | Default = DEFAULT
 
     def __attrs_post_init__(self) -> None:
         retries = self.retries
@@ -174,8 +229,13 @@ class CallOptions:
                                        or retries < 0):
             raise ConfigurationError(f"retries must be an integer >= 0, got {retries!r}")
         deadline = self.deadline
-        if deadline is not DEFAULT and deadline is not None and not deadline > 0:
+        if deadline is not DEFAULT and deadline is not None and not (
+                isinstance(deadline, (int, float)) and not isinstance(deadline, bool)
+                and 0 < deadline < math.inf):
             raise ConfigurationError(f"deadline must be positive seconds, got {deadline!r}")
+        wait = self.wait_for_budget
+        if wait is not DEFAULT and not isinstance(wait, bool):
+            raise ConfigurationError(f"wait_for_budget must be True or False, got {wait!r}")
 
     def timeouts(self, default: Timeouts) -> Timeouts:
         """The timeouts for this call."""

@@ -6,6 +6,10 @@ Every error the SDK raises derives from :class:`AssemblyError`::
     ├── ConfigurationError          bad arguments, caught before any request
     ├── DecodeError                 a response body that does not fit its schema
     │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
+    ├── ResponseTooLarge            a body over the client's ``max_body`` (after decompression)
+    ├── StorageError                a local file (token store, sink, sync state) is unusable
+    ├── PagingError                 a list walk whose paging evidence does not add up
+    │                               (short, endless or repeating): never a silent truncation
     ├── TransportError              the request did not complete
     │   ├── ConnectionFailed        connect refused/reset, DNS, TLS, body cut short
     │   └── RequestTimeout          no (complete) answer within the timeout
@@ -25,12 +29,17 @@ Every error the SDK raises derives from :class:`AssemblyError`::
         ├── UnsupportedVersion      406 unsupported_version
         ├── UnprocessableEntity     422
         ├── RateLimited             429 (carries ``retry_after`` seconds)
+        │   └── BudgetExhausted     not sent: waiting for budget would pass the deadline
         ├── ServerError             5xx
         └── UnexpectedStatus        any other status
 
 HTTP errors keep the evidence a user needs to act: the method, the URL (with
 secrets redacted), the status, the response headers (auth headers removed), the
 parsed ``error``/``message`` fields and the raw body text, truncated.
+
+No error carries a token, a secret or a third-party exception that holds request
+data: failures of aiohttp are summarised, never chained (their text holds the
+URL, their ``request_info`` the Authorization header).
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ __all__ = [
     "AssemblyError",
     "AuthError",
     "BadRequest",
+    "BudgetExhausted",
     "ConfigurationError",
     "ConnectionFailed",
     "DecodeError",
@@ -53,10 +63,13 @@ __all__ = [
     "NotFound",
     "NotModified",
     "OAuthError",
+    "PagingError",
     "RateLimited",
     "RequestTimeout",
+    "ResponseTooLarge",
     "SchoolAuthRevoked",
     "ServerError",
+    "StorageError",
     "TokenUnavailable",
     "TransportError",
     "Unauthorized",
@@ -92,6 +105,11 @@ class DecodeError(AssemblyError):
     ``schema`` is the model name, ``path`` the field path inside the record
     (``$.demographics.is_pp``), ``record_id`` the ``id`` of the offending
     record when it has one, and ``url`` where the body came from.
+
+    ``transient`` says whether fetching the body again may help: True for a
+    body cut short, malformed JSON or a proxy's HTML page (retried on reads),
+    False for well-formed JSON holding a wrong or impossible value (the same
+    data comes back every time, so it is never retried).
     """
 
     def __init__(
@@ -103,12 +121,14 @@ class DecodeError(AssemblyError):
         record_id: Any = None,
         index: int | None = None,
         url: str | None = None,
+        transient: bool = True,
     ) -> None:
         self.schema = schema
         self.path = path
         self.record_id = record_id
         self.index = index
         self.url = url
+        self.transient = transient
         where = []
         if schema:
             where.append(f"schema {schema}")
@@ -134,6 +154,63 @@ class UnexpectedContentType(DecodeError):
         self.content_type = content_type
         self.method = method
         super().__init__(message, url=url)
+
+
+class ResponseTooLarge(AssemblyError):
+    """The response body grew past ``limit`` bytes (counted after decompression).
+
+    The body was read in chunks and abandoned at the limit, so memory stayed
+    bounded; it is not retried (the same request would get the same body).
+    Raise the client's ``max_body`` if the API really sends bodies this large.
+    """
+
+    def __init__(self, *, method: str, url: str, status: int, limit: int) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.limit = limit
+        super().__init__(
+            f"{method} {url} answered {status} with a body over the {limit}-byte limit "
+            "(after decompression); raise max_body if this is expected"
+        )
+
+
+class StorageError(AssemblyError):
+    """A local file of the SDK (token store, SQLite sink, sync state, JSON Lines
+    file) could not be opened, read or written; ``path`` names it.
+
+    A corrupted or foreign file ("file is not a database") is reported here,
+    naming the file, instead of as a raw ``sqlite3`` error.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+class PagingError(AssemblyError):
+    """A list walk whose paging evidence does not add up, so its records cannot be
+    trusted to be the whole list: fewer distinct records than the server's stated
+    total, a page that repeats earlier records, or more pages than the first page
+    announced (with slack for a list growing during the walk).
+
+    ``url`` is the (redacted) URL of the page where the walk stopped, ``page``
+    its number, ``reason`` what did not add up, and ``figures`` the evidence:
+    ``total``, ``total_pages``, ``per_page`` (the page size the server used),
+    ``asked_per_page``, ``received`` (distinct records), ``duplicates``,
+    ``pages`` and ``page_bound``. Records received before the error were
+    handed out; nothing may be removed on the strength of such a walk.
+    """
+
+    def __init__(self, reason: str, *, url: str | None, page: int | None,
+                 figures: Mapping[str, Any] | None = None) -> None:
+        self.reason = reason
+        self.url = url
+        self.page = page
+        self.figures: dict[str, Any] = dict(figures or {})
+        shown = ", ".join(f"{k}={v}" for k, v in self.figures.items() if v is not None)
+        where = f"page {page}" if page is not None else "the walk"
+        if url:
+            where += f" of {url}"
+        super().__init__(f"{reason} ({where}{'; ' + shown if shown else ''})")
 
 
 class TransportError(AssemblyError):
@@ -280,6 +357,27 @@ class RateLimited(HTTPError):
         if self.retry_after is not None:
             return f"{base}, retry after {self.retry_after:g}s"
         return base
+
+
+class BudgetExhausted(RateLimited):
+    """The request was *not sent*: the school's rate budget (or a 429 pause the
+    server asked for) frees up only in ``retry_after`` seconds, later than the
+    call's deadline allows, and the call did not opt into waiting
+    (``CallOptions(wait_for_budget=True)`` / ``AssemblyClient(wait_for_budget=True)``).
+
+    ``status`` is 429 because the budget stands in for the server's 429; no
+    server answered, so ``headers`` and ``body`` are empty.
+    """
+
+    def __init__(self, *, method: str, url: str, retry_after: float, left: float) -> None:
+        self.left = left
+        super().__init__(retry_after=retry_after, method=method, url=url, status=429,
+                         headers={}, body=None, text="", error=None, message=None)
+
+    def _describe(self) -> str:
+        return (f"{self.method} {self.url} not sent: the rate budget frees up in "
+                f"{self.retry_after:g}s, after the call's deadline ({self.left:.3g}s left); "
+                "pass wait_for_budget=True to wait")
 
 
 class ServerError(HTTPError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ import orjson
 from yarl import URL
 
 from . import errors as e
+from .config import DEFAULT_MAX_RETRY_AFTER
 from .redact import redact_url
 
 __all__ = [
@@ -64,7 +66,7 @@ def parse_http_date(value: str) -> _dt.datetime | None:
     """Parse an HTTP-date; None when it is not one."""
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_dt.timezone.utc)
@@ -76,29 +78,59 @@ def _parse_body(body: bytes) -> Any:
         return None
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # malformed, or nested past orjson's depth limit
         return None
 
 
-def retry_after_seconds(headers: Mapping[str, str], body: Any) -> float | None:
+def _seconds(value: Any) -> float | None:
+    """A finite, non-negative number of seconds, else None (rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str], body: Any, *, cap: float = DEFAULT_MAX_RETRY_AFTER,
+    now: _dt.datetime | None = None,
+) -> float | None:
     """Seconds to wait after a 429: the body's ``data.period`` (CONCEPTS "Rate
-    limiting"), else a ``Retry-After`` header (seconds or HTTP-date)."""
+    limiting"), else a ``Retry-After`` header (seconds or HTTP-date).
+
+    A value that is not a finite, non-negative number (``inf``, ``nan``, ``-5``,
+    a string in the body) is rejected: the next one is tried, else None (the
+    pipeline then backs off on its own). A valid value above ``cap`` is capped
+    to it, so no server can pause a school for an hour, or for ever.
+    """
+    seconds: float | None = None
     if isinstance(body, Mapping):
         data = body.get("data")
         if isinstance(data, Mapping):
             period = data.get("period")
-            if isinstance(period, (int, float)) and not isinstance(period, bool) and period >= 0:
-                return float(period)
-    value = (headers.get("retry-after") or "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            moment = parse_http_date(value)
-            if moment is not None:
-                delta = moment - _dt.datetime.now(_dt.timezone.utc)
-                return max(0.0, delta.total_seconds())
-    return None
+            if not isinstance(period, str):  # the API sends a number
+                seconds = _seconds(period)
+    if seconds is None:
+        value = (headers.get("retry-after") or "").strip()
+        if value:
+            seconds = _seconds(value)
+            if seconds is None and not _looks_numeric(value):
+                moment = parse_http_date(value)
+                if moment is not None:
+                    current = now or _dt.datetime.now(_dt.timezone.utc)
+                    seconds = max(0.0, (moment - current).total_seconds())
+    return None if seconds is None else min(seconds, cap)
+
+
+def _looks_numeric(value: str) -> bool:
+    """``-5``, ``inf``, ``1e999``: a number (rejected above), not an HTTP-date."""
+    try:
+        float(value)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 _STATUS_ERRORS: dict[int, type[e.HTTPError]] = {
@@ -118,12 +150,15 @@ _UNAUTHORIZED_CODES: dict[str, type[e.HTTPError]] = {
 
 
 def error_for(
-    method: str, url: URL | str, status: int, headers: Mapping[str, str], body: bytes
+    method: str, url: URL | str, status: int, headers: Mapping[str, str], body: bytes,
+    *, max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
 ) -> e.HTTPError:
     """Map an error response to its typed exception, keeping the evidence.
 
     A non-JSON body (an HTML page from a proxy, say) never crashes this: the
-    raw text is kept, truncated, and the status decides the class.
+    raw text is kept, truncated, and the status decides the class. A 429's
+    wait is validated and capped to ``max_retry_after`` (see
+    :func:`retry_after_seconds`).
     """
     parsed = _parse_body(body)
     text = body[: e.BODY_EXCERPT_LIMIT * 2].decode("utf-8", "replace")
@@ -145,7 +180,8 @@ def error_for(
         "message": message,
     }
     if status == 429:
-        return e.RateLimited(retry_after=retry_after_seconds(headers, parsed), **kwargs)
+        return e.RateLimited(
+            retry_after=retry_after_seconds(headers, parsed, cap=max_retry_after), **kwargs)
     cls: type[e.HTTPError]
     if status == 401 and code in _UNAUTHORIZED_CODES:
         cls = _UNAUTHORIZED_CODES[code]

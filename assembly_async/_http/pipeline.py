@@ -5,13 +5,25 @@ Every request of every session goes through :meth:`Pipeline.send` (or
 loop). For each attempt it
 
 1. takes the token from the session's provider (only for the configured API
-   origin, only over HTTPS or loopback),
-2. waits for rate budget of the request's school (:mod:`.ratelimit`),
+   origin, only over HTTPS or loopback), waiting at most what is left of the
+   call's deadline (a refresh still running then carries on in the background
+   and is saved for the next call),
+2. waits for rate budget of the request's school (:mod:`.ratelimit`); when the
+   budget frees up only after the deadline the call fails at once with
+   :class:`BudgetExhausted`, unless it opted into ``wait_for_budget``,
 3. sends through the transport with a timeout no longer than what is left of
    the call's deadline,
 4. replays once after a token refresh on 401 ``invalid_token`` (not a retry),
 5. turns error statuses into typed exceptions via the sans-I/O core; a 429
-   pauses that school's budget for the server's ``period``.
+   pauses that school's budget for the server's ``period`` (validated, capped
+   to ``max_retry_after``), and a pause longer than what is left of the
+   deadline ends the call with that 429's :class:`RateLimited` at once.
+
+One deadline bounds the whole call: attempts, backoff, token refresh, budget
+waits and 429 pauses. Only ``wait_for_budget`` takes the last two out of it.
+Decoding is the caller's, but whatever it raises leaves as an
+:class:`AssemblyError` (anything else becomes a :class:`DecodeError` naming
+only the exception's class: its text may quote the data).
 
 Failed attempts are retried with tenacity as decided by the pure functions of
 :mod:`.retry`; when attempts or the deadline run out the last typed error is
@@ -24,25 +36,27 @@ in its :class:`Stats`. Resources and paginators never talk HTTP themselves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
-import orjson
 from tenacity import AsyncRetrying, RetryCallState
 
 from .._core.config import DEFAULT, CallOptions, ClientConfig, Timeouts
-from .._core.errors import AssemblyError, DecodeError, RateLimited, UnexpectedContentType
+from .._core.errors import AssemblyError, BudgetExhausted, RateLimited, RequestTimeout
 from .._core.redact import redact_url
 from .._core.requests import Request, check_token_destination
 from .._core.responses import error_for
 from . import retry as _retry
+from .checks import check_body_complete, check_content_type, error_code
+from .deadline import MISSED, CallState, Lingering, decode_safely
 from .events import Event, EventKind, Hooks, Stats
-from .ratelimit import BudgetKey, RateLimiter, budget_key
+from .ratelimit import BudgetKey, BudgetUnavailable, RateLimiter, budget_key
 from .retry import RetryPolicy
-from .tokens import TokenProvider
+from .tokens import TokenProvider, ready_token
 from .transport import Response, Transport
 
 __all__ = ["Pipeline", "check_body_complete", "check_content_type"]
@@ -54,85 +68,8 @@ T = TypeVar("T")
 FALLBACK_TIMEOUT = 60.0
 
 
-def _error_code(body: bytes) -> str | None:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    code = parsed.get("error") if isinstance(parsed, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def check_content_type(resp: Response, method: str) -> None:
-    """A 2xx body must be JSON; an HTML page from a proxy is not data."""
-    if not resp.body.strip():
-        return
-    ctype = resp.headers.get("content-type", "")
-    if ctype and "json" not in ctype.lower():
-        excerpt = resp.body[:200].decode("utf-8", "replace")
-        raise UnexpectedContentType(
-            f"expected a JSON body, got {ctype.split(';')[0]!r}: {' '.join(excerpt.split())!r}",
-            url=resp.url, status=resp.status, content_type=ctype, method=method,
-        )
-
-
-_CLOSERS = {ord("["): ord("]"), ord("{"): ord("}")}
-_WS = b" \t\r\n"
-
-
-def check_body_complete(resp: Response) -> None:
-    """Cheap O(1) check that a JSON array/object body was not cut short: its last
-    non-blank byte must close what its first one opened. Catches truncation by
-    a proxy before decoding (so a GET can be retried); not a full validation."""
-    body = resp.body
-    if not body:
-        return
-    start = 0
-    while start < len(body) and body[start] in _WS:
-        start += 1
-    if start == len(body):
-        return
-    closer = _CLOSERS.get(body[start])
-    if closer is None:
-        return
-    end = len(body) - 1
-    while body[end] in _WS:
-        end -= 1
-    if body[end] != closer:
-        tail = body[-60:].decode("utf-8", "replace")
-        raise DecodeError(f"the JSON body is incomplete ({len(body)} bytes, ends {tail!r})",
-                          url=resp.url)
-
-
 def _identity(resp: Response) -> Response:
     return resp
-
-
-class _Call:
-    """State of one call across its attempts."""
-
-    __slots__ = ("allow_unsafe", "attempt", "deadline", "excluded", "history", "key",
-                 "max_attempts", "method", "school_id", "started", "url_text")
-
-    def __init__(self, method: str, school_id: int | None, max_attempts: int,
-                 deadline: float | None, allow_unsafe: bool) -> None:
-        self.method = method
-        self.school_id = school_id
-        self.max_attempts = max_attempts
-        self.deadline = deadline
-        self.allow_unsafe = allow_unsafe
-        self.attempt = 0
-        self.started = time.monotonic()
-        self.excluded = 0.0  # seconds spent waiting for rate budget (not charged)
-        self.history: list[BaseException] = []
-        self.url_text: str | None = None
-        self.key: BudgetKey | None = None
-
-    def used(self) -> float:
-        return time.monotonic() - self.started - self.excluded
-
-    def left(self) -> float | None:
-        return None if self.deadline is None else self.deadline - self.used()
 
 
 @attrs.define
@@ -151,6 +88,12 @@ class Pipeline:
     hooks: Hooks | None = None
     stats: Stats = attrs.Factory(Stats)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: Token fetches that outlived their call's deadline, left to finish.
+    lingering: Lingering = attrs.field(factory=Lingering, init=False)
+
+    async def aclose(self) -> None:
+        """Cancel token fetches still running for calls that gave up on them."""
+        await self.lingering.aclose()
 
     async def send(
         self,
@@ -186,8 +129,8 @@ class Pipeline:
         """Like :meth:`send`, returning ``decode(response)``; decoding runs inside
         the retry loop, so a GET whose body fails to decode is attempted again."""
         policy = self.retry
-        max_attempts, deadline, allow_unsafe = (
-            policy.max_attempts, policy.deadline, policy.retry_writes)
+        max_attempts, deadline, allow_unsafe, wait_for_budget = (
+            policy.max_attempts, policy.deadline, policy.retry_writes, policy.wait_for_budget)
         if options is not None:
             if options.retries is not DEFAULT:
                 max_attempts = max(0, options.retries) + 1
@@ -195,14 +138,17 @@ class Pipeline:
                 deadline = options.deadline
             if options.retry_writes is not DEFAULT:
                 allow_unsafe = options.retry_writes
-        state = _Call(request.method, school_id, max_attempts, deadline, allow_unsafe)
+            if options.wait_for_budget is not DEFAULT:
+                wait_for_budget = options.wait_for_budget
+        state = CallState(request.method, school_id, max_attempts, deadline, allow_unsafe,
+                      wait_for_budget)
         # Fast path: the first attempt runs without tenacity (most calls succeed).
         try:
             return await self._attempt(state, request, decode, auth, timeouts,
                                        accept_not_modified)
         except AssemblyError as exc:
-            if not _retry.should_retry(exc, 1, state.method, state.allow_unsafe,
-                                       max_attempts=state.max_attempts):
+            if exc is state.final or not _retry.should_retry(
+                    exc, 1, state.method, state.allow_unsafe, max_attempts=state.max_attempts):
                 raise
             first: list[BaseException] = [exc]
         return await self._retrying(state, first, request, decode, auth, timeouts,
@@ -210,7 +156,7 @@ class Pipeline:
 
     async def _retrying(
         self,
-        state: _Call,
+        state: CallState,
         first: list[BaseException],
         request: Request,
         decode: Callable[[Response], T],
@@ -228,7 +174,7 @@ class Pipeline:
 
         def retry(rs: RetryCallState) -> bool:
             exc = rs.outcome.exception() if rs.outcome is not None else None
-            return exc is not None and _retry.should_retry(
+            return exc is not None and exc is not state.final and _retry.should_retry(
                 exc, rs.attempt_number, state.method, state.allow_unsafe,
                 max_attempts=state.max_attempts)
 
@@ -245,13 +191,17 @@ class Pipeline:
             if left is None:
                 return False
             exc = rs.outcome.exception() if rs.outcome is not None else None
-            # A 429 pause is a rate-budget wait: not charged to the deadline.
-            charged = 0.0 if isinstance(exc, RateLimited) else rs.upcoming_sleep
-            return charged >= left
+            if isinstance(exc, RateLimited):
+                if state.wait_for_budget:
+                    return False  # the caller chose to wait out 429 pauses
+                # With a limiter the next attempt waits for the school's pause.
+                pause = exc.retry_after if pauses and exc.retry_after is not None else 0.0
+                return rs.upcoming_sleep + pause >= left
+            return rs.upcoming_sleep >= left
 
         async def before_sleep(rs: RetryCallState) -> None:
             exc = rs.outcome.exception() if rs.outcome is not None else None
-            if isinstance(exc, RateLimited):
+            if isinstance(exc, RateLimited) and state.wait_for_budget:
                 state.excluded += rs.upcoming_sleep
             await self._on_retry(state, request, exc, rs.upcoming_sleep)
 
@@ -265,7 +215,7 @@ class Pipeline:
             exc.attempts = state.attempt
             raise
 
-    async def _on_retry(self, state: _Call, request: Request, exc: BaseException | None,
+    async def _on_retry(self, state: CallState, request: Request, exc: BaseException | None,
                         delay: float) -> None:
         status = getattr(exc, "status", None)
         if state.key is not None:
@@ -276,19 +226,20 @@ class Pipeline:
                      state.school_id, state.attempt, state.max_attempts, delay)
         await self._emit("retry", state, request, status=status, wait=delay, error=exc)
 
-    def _url(self, state: _Call, request: Request) -> str:
+    def _url(self, state: CallState, request: Request) -> str:
         if state.url_text is None:
             state.url_text = redact_url(request.url)
         return state.url_text
 
-    async def _emit(self, kind: EventKind, state: _Call, request: Request, **fields: Any) -> None:
+    async def _emit(self, kind: EventKind, state: CallState, request: Request,
+                    **fields: Any) -> None:
         hooks = self.hooks
         if hooks is not None and hooks.wants(kind):
             await hooks.emit(Event(kind=kind, method=state.method, url=self._url(state, request),
                                    school_id=state.school_id, attempt=state.attempt,
                                    operation_id=request.operation_id, **fields))
 
-    def _timeouts(self, state: _Call, timeouts: Timeouts) -> Timeouts:
+    def _timeouts(self, state: CallState, timeouts: Timeouts) -> Timeouts:
         left = state.left()
         total = timeouts.total
         if left is not None:
@@ -301,7 +252,7 @@ class Pipeline:
 
     async def _attempt(
         self,
-        state: _Call,
+        state: CallState,
         request: Request,
         decode: Callable[[Response], T],
         auth: TokenProvider | None,
@@ -318,7 +269,7 @@ class Pipeline:
 
     async def _exchange(
         self,
-        state: _Call,
+        state: CallState,
         request: Request,
         decode: Callable[[Response], T],
         auth: TokenProvider | None,
@@ -331,7 +282,8 @@ class Pipeline:
             token = None
             if auth is not None:
                 check_token_destination(request.url, self.config.api_url)
-                token = await auth.access_token()
+                token = ready_token(auth) or await self._bounded(state, request,
+                                                                 auth.access_token)
                 headers = {**request.headers, "Authorization": f"Bearer {token}"}
             key = state.key = budget_key(state.school_id, token or "")
             counters = self.stats.counters(key)
@@ -339,9 +291,10 @@ class Pipeline:
             if limiter is not None:
                 paused = getattr(limiter, "paused_for", None)
                 was_paused = paused is not None and paused(key) > 0
-                waited = await limiter.acquire(key)
+                waited = await self._acquire(state, request, limiter, key)
                 if waited > 0:
-                    state.excluded += waited
+                    if state.wait_for_budget:
+                        state.excluded += waited
                     counters.rate_limit_waits += 1
                     counters.waited += waited
                     if log.isEnabledFor(logging.DEBUG):
@@ -379,13 +332,14 @@ class Pipeline:
             if 200 <= status < 300:
                 check_content_type(resp, request.method)
                 check_body_complete(resp)
-                return decode(resp)
+                return decode_safely(decode, resp)
             if status == 304 and accept_not_modified:
                 await self._emit("not_modified", state, request, status=304, elapsed=elapsed)
-                return decode(resp)
+                return decode_safely(decode, resp)
             if (status == 401 and auth is not None and token is not None and not replayed
-                    and _error_code(resp.body) == "invalid_token"
-                    and await auth.token_rejected(token)):
+                    and error_code(resp.body) == "invalid_token"
+                    and await self._bounded(state, request,
+                                            functools.partial(auth.token_rejected, token))):
                 # CONCEPTS: refresh once and retry on exactly invalid_token.
                 replayed = True
                 counters.refreshes += 1
@@ -393,12 +347,56 @@ class Pipeline:
                          state.method, resp.url, state.school_id)
                 await self._emit("refresh", state, request, status=401)
                 continue
-            error = error_for(request.method, request.url, status, resp.headers, resp.body)
+            error = error_for(request.method, request.url, status, resp.headers, resp.body,
+                              max_retry_after=self.config.max_retry_after)
             if isinstance(error, RateLimited):
                 pause = error.retry_after
-                log.warning("%s %s -> 429 school=%s attempt=%d: pausing the school %s",
-                            state.method, resp.url, state.school_id, state.attempt,
-                            f"{pause:g}s" if pause is not None else "(no period given)")
+                if pause is None:
+                    log.warning("%s %s -> 429 school=%s attempt=%d: no usable period (none, "
+                                "or not a finite number): backing off", state.method, resp.url,
+                                state.school_id, state.attempt)
+                else:
+                    log.warning("%s %s -> 429 school=%s attempt=%d: pausing the school %gs",
+                                state.method, resp.url, state.school_id, state.attempt, pause)
                 if pause is not None and limiter is not None:
                     limiter.pause(key, pause)
             raise error
+
+    async def _acquire(self, state: CallState, request: Request, limiter: RateLimiter,
+                       key: BudgetKey) -> float:
+        """Wait for budget, at most what is left of the deadline unless the call
+        waits for budget; a budget that frees up later fails the call now."""
+        max_wait = None if state.wait_for_budget else state.left()
+        try:
+            return await limiter.acquire(key, max_wait=max_wait)
+        except BudgetUnavailable as exc:
+            retry_after = exc.retry_after
+        url = self._url(state, request)
+        name = BudgetExhausted.__name__
+        counters = self.stats.counters(key)
+        counters.errors[name] = counters.errors.get(name, 0) + 1
+        log.info("%s %s not sent: the budget of school=%s frees up in %.3fs, after the "
+                 "deadline (%.3fs left)", state.method, url, state.school_id, retry_after,
+                 max_wait or 0.0)
+        raise BudgetExhausted(method=state.method, url=url, retry_after=retry_after,
+                              left=max(0.0, max_wait or 0.0))
+
+    async def _bounded(self, state: CallState, request: Request,
+                       get: Callable[[], Awaitable[T]]) -> T:
+        """Await a token fetch (which may refresh) for at most what is left of the
+        deadline; one still running then finishes in the background (see
+        :class:`Lingering`) and the call fails with :class:`RequestTimeout`."""
+        try:
+            result = await self.lingering.within(state.left(), get)
+        except AssemblyError as exc:
+            state.final = exc
+            raise
+        if result is not MISSED:
+            return result
+        url = self._url(state, request)
+        log.info("%s %s: no token within the deadline school=%s (the token fetch goes on "
+                 "in the background)", state.method, url, state.school_id)
+        error = state.final = RequestTimeout(
+            "no access token within the call's deadline (the token endpoint did not answer "
+            "in time)", method=state.method, url=url, request_sent=False)
+        raise error

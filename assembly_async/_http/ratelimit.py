@@ -11,6 +11,11 @@ is held while its request is in flight and counts for ``window`` seconds from
 the moment the request *finished* (the latest moment the server can have
 counted it), so latency can never make two windows overlap on the server.
 Waiters of one key are served first come, first served.
+
+Waits are bounded on request: ``acquire(key, max_wait=s)`` gives up with
+:class:`BudgetUnavailable` (carrying the seconds until a slot may free up)
+as soon as it knows no slot will be free within ``s`` seconds, so a call with a
+deadline fails fast instead of sleeping until its deadline and failing then.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Protocol, runtime_checkable
 
 from .._core.errors import ConfigurationError
 
-__all__ = ["BudgetKey", "RateLimiter", "SlidingWindowLimiter", "budget_key"]
+__all__ = [
+    "BudgetKey", "BudgetUnavailable", "RateLimiter", "SlidingWindowLimiter", "budget_key",
+]
 
 #: A school id, or ``"token:<digest>"`` for sessions without one (static tokens, app).
 BudgetKey = int | str
@@ -39,12 +46,28 @@ def budget_key(school_id: int | None, token: str) -> BudgetKey:
     return "token:" + hashlib.blake2b(token.encode(), digest_size=8).hexdigest()
 
 
+class BudgetUnavailable(Exception):
+    """Raised by :meth:`RateLimiter.acquire` when no slot will be free within
+    ``max_wait``; ``retry_after`` is the seconds until one may be (a lower
+    bound). No slot was taken. The pipeline turns it into
+    :class:`~assembly_async.BudgetExhausted`; it never reaches callers."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"no rate budget for {retry_after:.3g}s")
+
+
 @runtime_checkable
 class RateLimiter(Protocol):
     """Decides when a request of a key (a school) may start."""
 
-    async def acquire(self, key: BudgetKey) -> float:
-        """Wait until ``key`` may start a request; return the seconds waited."""
+    async def acquire(self, key: BudgetKey, *, max_wait: float | None = None) -> float:
+        """Wait until ``key`` may start a request; return the seconds waited.
+
+        With ``max_wait`` (seconds), wait at most that long: when the slot will
+        not be free by then, raise :class:`BudgetUnavailable` without taking
+        one, as early as that is known (at once when the wait is known).
+        """
         ...
 
     def release(self, key: BudgetKey) -> None:
@@ -155,7 +178,20 @@ class SlidingWindowLimiter:
             return max(state.done[0] + self.window - now, 1e-6)
         return math.inf
 
-    async def acquire(self, key: BudgetKey) -> float:
+    def _earliest(self, state: _KeyState) -> float:
+        """Seconds until any slot of ``state`` may free up (0: one is free now)."""
+        now = self._clock()
+        if now < state.paused_until:
+            return state.paused_until - now
+        self._expire(state, now)
+        if state.inflight + len(state.done) < self.limit:
+            return 0.0
+        if state.done:
+            return max(state.done[0] + self.window - now, 1e-6)
+        # Every slot is in flight: one frees up ``window`` after its request ends.
+        return self.window
+
+    async def acquire(self, key: BudgetKey, *, max_wait: float | None = None) -> float:
         state = self._state(key)
         if not state.queue and self._try(state) == 0.0:
             return 0.0
@@ -168,6 +204,12 @@ class SlidingWindowLimiter:
                 wait = self._try(state) if state.queue[0] is me else math.inf
                 if wait == 0.0:
                     break
+                if max_wait is not None:
+                    left = max_wait - (self._clock() - started)
+                    earliest = self._earliest(state)
+                    if earliest > left or left <= 0:
+                        raise BudgetUnavailable(max(earliest, 1e-6))
+                    wait = min(wait, left)
                 me.fut = loop.create_future()
                 handle = loop.call_later(wait, _wake, me) if wait != math.inf else None
                 try:
@@ -194,8 +236,12 @@ class SlidingWindowLimiter:
             state.queue[0].wake()
 
     def pause(self, key: BudgetKey, seconds: float) -> None:
+        if not seconds > 0 or seconds == math.inf:
+            return  # nan, <= 0: nothing to do; inf is never honoured (capped upstream)
         state = self._state(key)
-        state.paused_until = max(state.paused_until, self._clock() + max(0.0, seconds))
+        state.paused_until = max(state.paused_until, self._clock() + seconds)
+        if state.queue:
+            state.queue[0].wake()  # bounded waiters re-check against the new pause
 
     def paused_for(self, key: BudgetKey) -> float:
         """Seconds until a 429 pause of ``key`` ends (0 when not paused)."""

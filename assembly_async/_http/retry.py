@@ -13,14 +13,18 @@ What is retried:
 
 * GET (and HEAD/OPTIONS): connection errors, timeouts, 500/502/503/504 (an HTML
   502 from a proxy included), 429, and a 2xx body that is cut short or not JSON
-  (:class:`DecodeError` / :class:`UnexpectedContentType`: a proxy hiccup).
+  (:class:`DecodeError` / :class:`UnexpectedContentType`: a proxy hiccup). A
+  :class:`DecodeError` that is not ``transient`` (well-formed JSON holding a
+  wrong or impossible value) is not retried: the same page would come back.
 * POST/PATCH/PUT/DELETE: only a transport error with ``request_sent=False``
   (the connection was never established, so the server cannot have seen the
   request) and a 429 (the API refuses the request before handling it), unless
   the caller opts in with ``CallOptions(retry_writes=True)``: then writes are
   retried like reads.
 * Never: 4xx other than 429, and 401 (a 401 ``invalid_token`` refresh-and-replay
-  is done by the pipeline once and is not a retry).
+  is done by the pipeline once and is not a retry); a :class:`BudgetExhausted`
+  (the call already knows the budget frees up after its deadline) and a
+  :class:`ResponseTooLarge` (the same request would get the same body).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Final
 import attrs
 
 from .._core.errors import (
+    BudgetExhausted,
     ConfigurationError,
     DecodeError,
     HTTPError,
@@ -74,7 +79,7 @@ def should_retry(
     ``allow_unsafe`` retries writes like reads (the caller accepts that a write
     may be applied twice). ``max_attempts`` bounds the total number of attempts.
     """
-    if attempt >= max_attempts:
+    if attempt >= max_attempts or isinstance(error, BudgetExhausted):
         return False
     safe = allow_unsafe or is_safe_method(method)
     if isinstance(error, TransportError):
@@ -85,8 +90,9 @@ def should_retry(
         return safe and isinstance(error, ServerError) and error.status in RETRY_STATUSES
     if isinstance(error, DecodeError):
         # A truncated body or a proxy's HTML page on a 2xx: the server did answer,
-        # so a write may have been applied; only reads are repeated.
-        return safe
+        # so a write may have been applied; only reads are repeated. A wrong value
+        # in well-formed JSON cannot heal: fetching it again returns the same data.
+        return safe and error.transient
     return False
 
 
@@ -114,20 +120,29 @@ class RetryPolicy:
     """The client's retry defaults.
 
     ``max_attempts`` counts the first attempt (4 = one try and three retries);
-    ``deadline`` is seconds for a whole call, all attempts and backoff sleeps
-    included (time spent waiting for rate budget is not counted: it is bounded
-    by the window and would otherwise fail large syncs); ``retry_writes`` retries
-    POST/PATCH after any transient failure (off: a write is repeated only when
-    it surely never reached the server).
+    ``deadline`` is seconds for a whole call, everything included: attempts,
+    backoff sleeps, token refresh, waits for rate budget and 429 pauses.
+    ``wait_for_budget`` exempts the budget waits and 429 pauses from it: the
+    call then waits as long as its school's budget needs (a bulk sync wants
+    that; a web handler wants the fast :class:`BudgetExhausted` instead).
+    ``retry_writes`` retries POST/PATCH after any transient failure (off: a
+    write is repeated only when it surely never reached the server).
     """
 
     max_attempts: int = 4
     deadline: float | None = 120.0
     retry_writes: bool = False
+    wait_for_budget: bool = False
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) \
                 or self.max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
-        if self.deadline is not None and not self.deadline > 0:
-            raise ConfigurationError(f"deadline must be positive or None, got {self.deadline!r}")
+        deadline = self.deadline
+        if deadline is not None and not (
+                isinstance(deadline, (int, float)) and not isinstance(deadline, bool)
+                and 0 < deadline < float("inf")):
+            raise ConfigurationError(f"deadline must be positive or None, got {deadline!r}")
+        if not isinstance(self.wait_for_budget, bool):
+            raise ConfigurationError(
+                f"wait_for_budget must be True or False, got {self.wait_for_budget!r}")

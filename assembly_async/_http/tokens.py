@@ -4,6 +4,12 @@ The pipeline asks its provider for a token before every request and tells it
 when the API rejected one (401 ``invalid_token``). A static token can do
 nothing about that; a refreshing provider (see :mod:`assembly_async.auth._managers`)
 refreshes once and lets the pipeline replay the request.
+
+Because a token fetch may refresh (a request to the token endpoint), the
+pipeline bounds it by the call's deadline, which costs a task per request. A
+provider may offer the optional fast path ``ready_token()`` (see
+:func:`ready_token`): the token ``access_token()`` would return right now
+without any I/O, or None; the SDK's providers do.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from .._core.errors import ConfigurationError
 
-__all__ = ["StaticToken", "TokenProvider"]
+__all__ = ["StaticToken", "TokenProvider", "ready_token"]
 
 
 @runtime_checkable
@@ -32,6 +38,16 @@ class TokenProvider(Protocol):
         ...
 
 
+def ready_token(provider: TokenProvider) -> str | None:
+    """The provider's token when it has one in hand (no load, no refresh due),
+    through its optional ``ready_token()`` method; else None."""
+    peek = getattr(provider, "ready_token", None)
+    if peek is None:
+        return None
+    token = peek()
+    return token if isinstance(token, str) and token else None
+
+
 class StaticToken:
     """A fixed access token (a sandbox token from the dashboard, or one the caller manages)."""
 
@@ -46,6 +62,9 @@ class StaticToken:
         return "StaticToken(<redacted>)"
 
     async def access_token(self) -> str:
+        return self._token
+
+    def ready_token(self) -> str:
         return self._token
 
     async def token_rejected(self, token: str) -> bool:

@@ -19,13 +19,22 @@ spends one school's budget on another.)
 Each job is one incremental ``school.changes(resource, state=state)`` delta:
 the records of every page go to ``sink.write`` as they arrive, leavers to
 ``sink.remove``, and the delta commits its watermark only when the job
-finished cleanly, after the sink accepted everything. A failed, revoked or
+finished cleanly, after the sink accepted everything. A full sync into an
+:class:`IdLister` sink also removes what the API no longer lists, but only
+after a walk proven complete; otherwise the job fails with a
+:class:`PagingError` and removes nothing. A failed, revoked or
 cancelled job therefore never moves the watermark: the next run fetches the
 same changes again (sinks upsert, so that is harmless).
 
 Isolation: an error in one job is recorded in that school's result; a school
 whose authorisation is gone (:class:`SchoolAuthRevoked`,
 :class:`TokenUnavailable`) has its remaining jobs skipped. Other schools finish.
+
+Budget: a job's requests wait for their school's rate budget and 429 pauses
+however long that takes (``CallOptions(wait_for_budget=True)``, unless the
+job's ``params`` pass their own ``options``): a nightly sync should finish, not
+fail because a school spent its budget; the client's ``deadline`` still bounds
+each request's attempts, backoff and token refresh.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._client.syncstate import MemorySyncState
+from .._core.config import CallOptions
 from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
 from .._http.events import SchoolStats
 from ..sinks import IdLister, RunRecorder, Sink, SyncRun, check_resource_name
@@ -67,6 +77,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+#: A job waits for its school's budget instead of failing at the deadline.
+_WAIT_FOR_BUDGET = CallOptions(wait_for_budget=True)
 
 class SyncEngine:
     """Sync ``resources`` of many schools into ``sink`` with bounded concurrency.
@@ -268,8 +281,8 @@ class _Run:
         delta: Any = None
         try:
             session = engine.client.school(sid)
-            delta = session.changes(resource, state=engine.state,
-                                    **engine.params.get(resource, {}))
+            params = {"options": _WAIT_FOR_BUDGET, **engine.params.get(resource, {})}
+            delta = session.changes(resource, state=engine.state, **params)
             async with delta:
                 # A full sync lists everything the school has: remember the ids so
                 # that records the sink holds but the API no longer lists go.
@@ -285,10 +298,8 @@ class _Run:
                     res.add_problems(delta.problems[res.decode_problems:])
                     await self.emit(sid, res)
                 left = list(delta.left_ids or ())
-                if (lister is not None and seen is not None and not delta.shifted
-                        and not delta.not_modified):
-                    # Not after a shifted walk: a record it skipped would look gone.
-                    left.extend(await lister.ids(resource, sid) - seen)
+                if lister is not None and seen is not None and not delta.not_modified:
+                    left.extend(await _unlisted(delta, lister, resource, sid, seen))
                 if left:
                     await engine.sink.remove(sid, resource, left)
                     res.removals += len(left)
@@ -339,6 +350,20 @@ class _Run:
                 raise
             except Exception:
                 _log.exception("could not record the sync run of school %s", sid)
+
+
+async def _unlisted(delta: Any, lister: IdLister, resource: str, sid: int,
+                    seen: set[Any]) -> set[Any]:
+    """What a full sync may remove: the stored ids its walk did not list, and only
+    when that walk is proven complete (``Delta.proven``). Otherwise, if anything
+    would go, raise the delta's :class:`PagingError`: the job fails, reports why,
+    removes nothing and commits no watermark (a misread walk, a shifted list, a
+    server that states no total never empties a sink)."""
+    gone = await lister.ids(resource, sid) - seen
+    error = delta.removal_error(len(gone))
+    if error is not None:
+        raise error
+    return gone
 
 
 async def sync_many(

@@ -6,7 +6,10 @@
         async with school.changes("students", state=state) as delta:
             ...
 
-The file holds only ``Last-Modified``/``ETag`` values per key, no school data.
+The file holds only ``Last-Modified``/``ETag`` values per key (and keys that
+name schools and filters), no pupils' data; it is created 0600 all the same,
+like every file of the SDK. A corrupted file raises :class:`StorageError`
+naming it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .._core.responses import Validators
-from .._core.storage import connect
+from .._core.storage import connect, sqlite_errors
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -53,7 +56,8 @@ class SQLiteSyncState:
         """Open (and create) the file; idempotent."""
         async with self._lock:
             if self._db is None:
-                db = await connect(self.path, statements=[_SCHEMA], busy_timeout=5.0)
+                db = await connect(self.path, statements=[_SCHEMA], busy_timeout=5.0,
+                                   what="sync state")
                 self._db = db
         return self
 
@@ -83,7 +87,7 @@ class SQLiteSyncState:
 
     async def get(self, key: str) -> Validators | None:
         db = await self._conn()
-        async with db.execute(
+        async with sqlite_errors(self.path, "reading the sync state"), db.execute(
             "SELECT last_modified, etag FROM sync_state WHERE key = ?", (key,)
         ) as cur:
             row = await cur.fetchone()
@@ -93,17 +97,21 @@ class SQLiteSyncState:
 
     async def set(self, key: str, validators: Validators) -> None:
         db = await self._conn()
-        await db.execute(_UPSERT, (key, validators.last_modified, validators.etag, time.time()))
-        await db.commit()
+        async with sqlite_errors(self.path, "writing the sync state"):
+            await db.execute(_UPSERT, (key, validators.last_modified, validators.etag,
+                                       time.time()))
+            await db.commit()
 
     async def delete(self, key: str) -> None:
         db = await self._conn()
-        await db.execute("DELETE FROM sync_state WHERE key = ?", (key,))
-        await db.commit()
+        async with sqlite_errors(self.path, "writing the sync state"):
+            await db.execute("DELETE FROM sync_state WHERE key = ?", (key,))
+            await db.commit()
 
     async def keys(self) -> list[str]:
         """Every stored key (for inspection and cleanup)."""
         db = await self._conn()
-        async with db.execute("SELECT key FROM sync_state ORDER BY key") as cur:
+        async with sqlite_errors(self.path, "reading the sync state"), db.execute(
+                "SELECT key FROM sync_state ORDER BY key") as cur:
             rows = await cur.fetchall()
         return [str(r[0]) for r in rows]

@@ -19,10 +19,10 @@ from ._oauth import (
     SANDBOX_OAUTH_BASE,
     GrantType,
     OAuthHosts,
+    ParamsIn,
     TokenRequest,
     client_credentials_grant,
     code_grant,
-    read_token_response,
     redact,
     refresh_grant,
 )
@@ -36,6 +36,7 @@ from ._stores import (
     school_key,
 )
 from ._token import REDACTED, Token, TokenLevel
+from ._token_response import grant_surely_unused, read_token_response
 
 __all__ = [
     "APP_KEY",
@@ -47,6 +48,7 @@ __all__ = [
     "MemoryTokenStore",
     "OAuthHosts",
     "OnSet",
+    "ParamsIn",
     "SQLiteTokenStore",
     "Scope",
     "ScopeLike",
@@ -58,6 +60,7 @@ __all__ = [
     "check_state",
     "client_credentials_grant",
     "code_grant",
+    "grant_surely_unused",
     "make_state",
     "parse_callback",
     "read_token_response",

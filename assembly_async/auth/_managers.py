@@ -1,6 +1,7 @@
 """Token managers: OAuth grants over the transport, and single-flight refresh.
 
-:class:`OAuthClient` sends the grants that :mod:`assembly_async.auth` builds.
+:class:`OAuthClient` sends the grants that :mod:`assembly_async.auth` builds,
+retrying the failures that surely did not use the grant up, within a deadline.
 :class:`SchoolTokenManager` is the token provider of one school: it refreshes
 shortly before expiry and after a 401 ``invalid_token``, with one lock per
 school so that 100 concurrent requests on an expired token cause exactly one
@@ -19,9 +20,18 @@ from collections.abc import Awaitable, Callable
 import attrs
 from yarl import URL
 
-from .._core.config import Timeouts
-from .._core.errors import SchoolAuthRevoked, TokenUnavailable
+from .._core.config import DEFAULT_MAX_RETRY_AFTER, Timeouts
+from .._core.errors import (
+    AssemblyError,
+    ConfigurationError,
+    OAuthError,
+    SchoolAuthRevoked,
+    TokenUnavailable,
+    TransportError,
+)
 from .._core.requests import Request
+from .._core.responses import retry_after_seconds
+from .._http import retry as _retry
 from .._http.transport import Transport
 from . import (
     APP_KEY,
@@ -30,10 +40,12 @@ from . import (
     TokenStore,
     client_credentials_grant,
     code_grant,
+    grant_surely_unused,
     read_token_response,
     refresh_grant,
     school_key,
 )
+from ._oauth import ParamsIn
 
 __all__ = ["AppTokenManager", "OAuthClient", "RefreshHook", "SchoolTokenManager"]
 
@@ -44,7 +56,15 @@ RefreshHook = Callable[[int | None, float], Awaitable[None] | None]
 
 
 class OAuthClient:
-    """Sends token grants (HTTP Basic client auth, params in the query string)."""
+    """Sends token grants: HTTP Basic client auth, the grant parameters in a
+    form body (``grant_params="body"``, the default) or the query string.
+
+    A failure that surely did not use the grant up (the connection was
+    refused, 429/502/503/504, a proxy's HTML page: :func:`grant_surely_unused`)
+    is sent again after a backoff, at most ``max_attempts`` attempts within
+    ``deadline`` seconds; any other failure reaches the caller at once, with
+    the earlier attempts' errors in ``retry_history``.
+    """
 
     def __init__(
         self,
@@ -55,30 +75,99 @@ class OAuthClient:
         client_secret: str,
         timeouts: Timeouts,
         clock: Callable[[], float] = time.time,
+        grant_params: ParamsIn = "body",
+        max_attempts: int = 4,
+        deadline: float | None = 120.0,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        if grant_params not in ("body", "query"):
+            raise ConfigurationError(
+                f"grant_params must be 'body' or 'query', got {grant_params!r}")
         self._transport = transport
         self._base = str(oauth_url).rstrip("/")
         self._client_id = client_id
         self._secret = client_secret
         self._timeouts = timeouts
         self._clock = clock
+        self._params_in: ParamsIn = grant_params
+        self._max_attempts = max(1, max_attempts)
+        self._deadline = deadline
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"<OAuthClient oauth_url={self._base!r} client_id={self._client_id!r}>"
 
     async def _send(self, grant: TokenRequest, *, previous: Token | None = None,
                     school_id: int | None = None) -> Token:
-        url = URL(grant.url).with_query(dict(grant.params))
-        request = Request(method=grant.method, url=url, headers=dict(grant.headers),
-                          operation_id="oauthToken")
-        resp = await self._transport.send(request, timeouts=self._timeouts)
-        return read_token_response(resp.status, resp.headers, resp.body, now=self._clock(),
-                                   previous=previous, school_id=school_id, request=grant)
+        url = URL(grant.url)
+        if grant.params_in == "query":
+            url = url.with_query(dict(grant.params))
+        request = Request(method=grant.method, url=url, headers=grant.send_headers,
+                          body=grant.body, operation_id="oauthToken")
+        started = time.monotonic()
+        history: list[AssemblyError] = []
+        while True:
+            token, failure, hint = await self._attempt(request, grant, previous, school_id,
+                                                       started)
+            if token is not None:
+                return token
+            assert failure is not None
+            history.append(failure)
+            attempt = len(history)
+            delay = max(_retry.backoff(attempt), hint)
+            left = self._left(started)
+            if attempt >= self._max_attempts or (left is not None and delay >= left):
+                failure.attempts = attempt
+                failure.retry_history = tuple(history[:-1])
+                raise failure
+            log.info("token endpoint: the %s grant failed (%s) but was surely not used; "
+                     "retrying in %.3fs (attempt %d/%d)", grant.grant_type,
+                     type(failure).__name__, delay, attempt, self._max_attempts)
+            await self._sleep(delay)
+
+    def _left(self, started: float) -> float | None:
+        if self._deadline is None:
+            return None
+        return self._deadline - (time.monotonic() - started)
+
+    async def _attempt(
+        self, request: Request, grant: TokenRequest, previous: Token | None,
+        school_id: int | None, started: float,
+    ) -> tuple[Token | None, AssemblyError | None, float]:
+        """One attempt: the token, or the error of a failure worth retrying
+        (with the server's wait hint); any other failure is raised."""
+        timeouts = self._timeouts
+        left = self._left(started)
+        if left is not None and (timeouts.total is None or left < timeouts.total):
+            timeouts = attrs.evolve(timeouts, total=max(left, 0.001))
+        try:
+            resp = await self._transport.send(request, timeouts=timeouts)
+        except TransportError as exc:
+            if exc.request_sent:
+                raise  # it may have reached the platform: never sent twice
+            return None, exc, 0.0
+        try:
+            token = read_token_response(resp.status, resp.headers, resp.body,
+                                        now=self._clock(), previous=previous,
+                                        school_id=school_id, request=grant)
+        except SchoolAuthRevoked:
+            raise
+        except OAuthError as exc:
+            if not grant_surely_unused(resp.status, resp.headers, resp.body):
+                raise
+            hint = 0.0
+            if resp.status == 429:
+                hint = retry_after_seconds(resp.headers, None, cap=self._max_retry_after) or 0.0
+            return None, exc, hint
+        return token, None, 0.0
 
     async def exchange_code(self, code: str, redirect_uri: str) -> Token:
         """Trade an authorization code for a school token (authorization_code grant)."""
         grant = code_grant(oauth_base=self._base, client_id=self._client_id,
-                           client_secret=self._secret, code=code, redirect_uri=redirect_uri)
+                           client_secret=self._secret, code=code, redirect_uri=redirect_uri,
+                           params_in=self._params_in)
         return await self._send(grant)
 
     async def refresh(self, token: Token) -> Token:
@@ -86,13 +175,15 @@ class OAuthClient:
         if not token.refresh_token:
             raise TokenUnavailable(f"school {token.school_id}: the token has no refresh token")
         grant = refresh_grant(oauth_base=self._base, client_id=self._client_id,
-                              client_secret=self._secret, refresh_token=token.refresh_token)
+                              client_secret=self._secret, refresh_token=token.refresh_token,
+                              params_in=self._params_in)
         return await self._send(grant, previous=token, school_id=token.school_id)
 
     async def client_credentials(self) -> Token:
         """An app token (client_credentials grant)."""
         grant = client_credentials_grant(oauth_base=self._base, client_id=self._client_id,
-                                         client_secret=self._secret)
+                                         client_secret=self._secret,
+                                         params_in=self._params_in)
         return await self._send(grant)
 
 
@@ -156,6 +247,15 @@ class SchoolTokenManager:
         token = await self.current()
         if token.expires_within(self._leeway, self._clock()):
             token = await self._refresh(token)
+        return token.access_token
+
+    def ready_token(self) -> str | None:
+        """The token :meth:`access_token` would return now without I/O, or None
+        (not loaded yet, unusable, or due for a refresh): the pipeline's fast path."""
+        token = self._current
+        if token is None or not token.usable or token.expires_within(self._leeway,
+                                                                       self._clock()):
+            return None
         return token.access_token
 
     async def token_rejected(self, token: str) -> bool:
@@ -243,6 +343,11 @@ class AppTokenManager:
         if token is None or token.is_expired():
             token = await self._fetch(None)
         return token.access_token
+
+    def ready_token(self) -> str | None:
+        """The cached app token when it is still valid (the pipeline's fast path)."""
+        token = self._current
+        return None if token is None or token.is_expired() else token.access_token
 
     async def token_rejected(self, token: str) -> bool:
         await self._fetch(token)

@@ -1,16 +1,20 @@
 """Sans-I/O OAuth for the Assembly Platform: build requests, read answers.
 
 Nothing here sends anything. The functions build :class:`TokenRequest` values
-(method, URL, headers, query parameters) for the three grants, and turn the
-token endpoint's raw answer (status, headers, bytes) into a :class:`Token` or
-an exception. The HTTP layer does the sending, which keeps this module testable
-without a network and usable from any client.
+(method, URL, headers, grant parameters) for the three grants;
+:mod:`._token_response` turns the token endpoint's raw answer (status,
+headers, bytes) into a :class:`Token` or an exception. The HTTP layer does the
+sending, which keeps this module testable without a network and usable from
+any client.
 
 Facts from ``docs/CONCEPTS.md`` (OAuth grants, Hosts, Scopes):
 
 * all grants are ``POST {oauth host}/oauth/token`` with HTTP Basic
-  ``client_id:client_secret``, ``Accept: application/json``, and the grant
-  parameters in the query string;
+  ``client_id:client_secret`` and ``Accept: application/json``; the grant
+  parameters go in a form-encoded body by default (the official Ruby client
+  does this; the documentation shows the query string, which stays
+  selectable with ``params_in="query"``): a body never ends up in a proxy's
+  access log, in aiohttp's exception texts or in a URL anyone prints;
 * the OAuth host differs from the API host; the sandbox OAuth host is
   ``platform-sandbox`` (one source says ``sandbox``), so it can be overridden;
 * the browser half (authorisation URL, state, scopes) is in ``_authorize``.
@@ -30,20 +34,21 @@ from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import attrs
-import orjson
+from yarl import URL
 
-from .._core.errors import ConfigurationError, OAuthError, SchoolAuthRevoked
-from ._token import REDACTED, Token
+from .._core.config import is_loopback
+from .._core.errors import ConfigurationError
+from ._token import REDACTED
 
 __all__ = [
     "PRODUCTION_OAUTH_BASE",
     "SANDBOX_OAUTH_BASE",
     "GrantType",
     "OAuthHosts",
+    "ParamsIn",
     "TokenRequest",
     "client_credentials_grant",
     "code_grant",
-    "read_token_response",
     "redact",
     "refresh_grant",
 ]
@@ -52,6 +57,8 @@ PRODUCTION_OAUTH_BASE = "https://platform.assembly.education"
 SANDBOX_OAUTH_BASE = "https://platform-sandbox.assembly.education"
 
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+#: Where the grant parameters travel: the form body (default) or the query string.
+ParamsIn = Literal["body", "query"]
 
 #: How much of an error body or description goes into an exception message.
 _EXCERPT = 200
@@ -100,6 +107,9 @@ def _normalise_base(url: str, what: str = "oauth_base") -> str:
         raise ConfigurationError(f"{what} must be an absolute http(s) URL, got {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError(f"{what} must not carry a query, fragment or credentials")
+    if parts.scheme == "http" and not is_loopback(URL(url)):
+        raise ConfigurationError(
+            f"{what} must use https (plain http only to a loopback host), got {url!r}")
     return url.rstrip("/")
 
 
@@ -164,14 +174,21 @@ def _freeze(mapping: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
 
+def _check_params_in(_inst: Any, _attr: Any, value: Any) -> None:
+    if value not in ("body", "query"):
+        raise ConfigurationError(f"grant parameters go in 'body' or 'query', not {value!r}")
+
+
 @attrs.frozen(kw_only=True, repr=False)
 class TokenRequest:
-    """A ready-to-send ``POST /oauth/token``: the HTTP layer sends exactly this.
+    """A ready-to-send ``POST /oauth/token``: the HTTP layer sends exactly this
+    (:attr:`target_url`, :attr:`headers`, :attr:`body`).
 
-    ``params`` go in the query string, as the API documents; there is no body.
-    ``secret_values`` lists every secret the request carries (client secret,
-    Basic credentials, code or refresh token) so that error texts and logs can
-    be passed through :func:`redact`. ``repr()`` shows none of them.
+    ``params`` travel as ``params_in`` says: a form-encoded body (default) or
+    the query string, as the API documents. ``secret_values`` lists every
+    secret the request carries (client secret, Basic credentials, code or
+    refresh token) so that error texts and logs can be passed through
+    :func:`redact`. ``repr()`` shows none of them.
     """
 
     method: str = "POST"
@@ -180,6 +197,29 @@ class TokenRequest:
     headers: Mapping[str, str] = attrs.field(converter=_freeze)
     params: Mapping[str, str] = attrs.field(converter=_freeze)
     secret_values: tuple[str, ...] = attrs.field(default=(), eq=False)
+    params_in: ParamsIn = attrs.field(default="body", validator=_check_params_in)
+
+    @property
+    def target_url(self) -> str:
+        """The URL to send to (with the parameters when they go in the query)."""
+        if self.params_in == "query":
+            return f"{self.url}?{urlencode(dict(self.params))}"
+        return self.url
+
+    @property
+    def body(self) -> bytes | None:
+        """The form-encoded parameters, or None when they go in the query."""
+        if self.params_in == "body":
+            return urlencode(dict(self.params)).encode("ascii")
+        return None
+
+    @property
+    def send_headers(self) -> dict[str, str]:
+        """The headers to send (plus the form Content-Type when there is a body)."""
+        headers = dict(self.headers)
+        if self.params_in == "body":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
 
     def redacted_headers(self) -> dict[str, str]:
         """The headers with credentials replaced by ``<redacted>`` (for logs)."""
@@ -192,14 +232,17 @@ class TokenRequest:
         return {k: (REDACTED if k in _SECRET_PARAMS else v) for k, v in self.params.items()}
 
     def redacted_url(self) -> str:
-        """URL plus query string, secrets redacted: safe for log lines and errors."""
+        """The URL sent to, secrets redacted: safe for log lines and errors
+        (with the query string only when the parameters travel in it)."""
+        if self.params_in == "body":
+            return self.url
         return f"{self.url}?{urlencode(self.redacted_params(), safe='<>')}"
 
     def __repr__(self) -> str:
         return (
             f"TokenRequest(method={self.method!r}, url={self.url!r}, "
             f"grant_type={self.grant_type!r}, headers={self.redacted_headers()!r}, "
-            f"params={self.redacted_params()!r})"
+            f"params={self.redacted_params()!r}, params_in={self.params_in!r})"
         )
 
     __str__ = __repr__
@@ -222,6 +265,7 @@ def code_grant(
     client_secret: str,
     code: str,
     redirect_uri: str,
+    params_in: ParamsIn = "body",
 ) -> TokenRequest:
     """Exchange the code from the redirect for a school token (``authorization_code``).
 
@@ -236,6 +280,7 @@ def code_grant(
         headers=headers,
         params={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
         secret_values=(*hidden, code),
+        params_in=params_in,
     )
 
 
@@ -245,6 +290,7 @@ def refresh_grant(
     client_id: str,
     client_secret: str,
     refresh_token: str,
+    params_in: ParamsIn = "body",
 ) -> TokenRequest:
     """Renew a school token (``refresh_token`` grant)."""
     headers, hidden = _client_auth(client_id, client_secret)
@@ -255,6 +301,7 @@ def refresh_grant(
         headers=headers,
         params={"grant_type": "refresh_token", "refresh_token": refresh_token},
         secret_values=(*hidden, refresh_token),
+        params_in=params_in,
     )
 
 
@@ -263,6 +310,7 @@ def client_credentials_grant(
     oauth_base: str | OAuthHosts,
     client_id: str,
     client_secret: str,
+    params_in: ParamsIn = "body",
 ) -> TokenRequest:
     """Get an app-level token (``client_credentials`` grant)."""
     headers, hidden = _client_auth(client_id, client_secret)
@@ -272,140 +320,5 @@ def client_credentials_grant(
         headers=headers,
         params={"grant_type": "client_credentials"},
         secret_values=hidden,
+        params_in=params_in,
     )
-
-
-# ---------------------------------------------------------------------------
-# token responses
-
-_WWW_AUTH_ERROR = re.compile(r'error="?([A-Za-z0-9_.\-]+)"?')
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
-def _load_json(body: bytes) -> Any:
-    """The decoded body, or a sentinel when it is not JSON at all."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return _NOT_JSON
-
-
-_NOT_JSON = object()
-
-
-def read_token_response(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    now: float,
-    previous: Token | None = None,
-    school_id: int | None = None,
-    request: TokenRequest | None = None,
-) -> Token:
-    """Turn the token endpoint's answer into a :class:`Token`, or raise.
-
-    * 2xx with a JSON object: the new token (see :meth:`Token.from_response`;
-      ``previous`` supplies the refresh token the refresh answer omits).
-      When ``school_id`` is given it fills a missing ``school_id``, and a
-      token for another school is refused (it would be filed under the wrong
-      school).
-    * 400/401 with ``invalid_grant``: :class:`SchoolAuthRevoked` carrying
-      ``school_id`` (or ``previous.school_id``): the school revoked access.
-      When ``request`` says the grant was not a refresh (a bad or reused code),
-      it is a plain :class:`OAuthError` instead, because no school revoked
-      anything.
-    * any other error: :class:`OAuthError` with the ``error`` code and status.
-    * a body that is not JSON (an HTML error page): :class:`OAuthError`
-      saying so, with a short excerpt for error statuses only; a 2xx body is
-      never quoted since it may hold a token in an unexpected format.
-
-    ``request`` and ``previous`` also name the secrets to strip from any text
-    the server echoed back into the message.
-    """
-    hidden: list[str | None] = []
-    if request is not None:
-        hidden.extend(request.secret_values)
-    if previous is not None:
-        hidden.extend((previous.access_token, previous.refresh_token))
-    grant = request.grant_type if request is not None else "token"
-    content_type = _header(headers, "Content-Type") or "no content-type"
-    data = _load_json(body)
-
-    if 200 <= status < 300:
-        if data is _NOT_JSON:
-            raise OAuthError(
-                f"token endpoint answered HTTP {status} to the {grant} grant with a body that is"
-                f" not JSON ({_excerpt(content_type, hidden, 80)}, {len(body)} bytes)",
-                status=status,
-            )
-        if not isinstance(data, dict):
-            raise OAuthError(
-                f"token endpoint answered HTTP {status} to the {grant} grant with JSON that"
-                f" is not an object",
-                status=status,
-            )
-        try:
-            token = Token.from_response(data, now=now, previous=previous)
-        except OAuthError as exc:
-            raise OAuthError(f"{exc} (HTTP {status}, {grant} grant)", status=status) from None
-        if school_id is not None:
-            if token.school_id is None and token.level == "school":
-                token = attrs.evolve(token, school_id=school_id)
-            elif token.school_id is not None and token.school_id != school_id:
-                raise OAuthError(
-                    f"token endpoint issued a token for school {token.school_id}"
-                    f" where school {school_id} was expected",
-                    status=status,
-                )
-        return token
-
-    code: str | None = None
-    description: str | None = None
-    if isinstance(data, dict):
-        raw_code = data.get("error")
-        if isinstance(raw_code, str) and raw_code:
-            code = raw_code
-        raw_description = data.get("error_description") or data.get("message")
-        if isinstance(raw_description, str) and raw_description:
-            description = raw_description
-    if code is None:
-        match = _WWW_AUTH_ERROR.search(_header(headers, "WWW-Authenticate") or "")
-        if match:
-            code = match.group(1)
-    if code is not None:
-        code = _excerpt(code, hidden, 80)
-
-    if code == "invalid_grant" and status in (400, 401) and grant in ("refresh_token", "token"):
-        sid = school_id if school_id is not None else (previous.school_id if previous else None)
-        who = f"school {sid}" if sid is not None else "the school"
-        detail = f": {_excerpt(description, hidden)}" if description else ""
-        raise SchoolAuthRevoked(
-            f"{who} revoked access: refreshing its token answered invalid_grant"
-            f" (HTTP {status}){detail}",
-            school_id=sid,
-            status=status,
-        )
-
-    prefix = f"token endpoint refused the {grant} grant (HTTP {status})"
-    if code is not None or description is not None:
-        parts = []
-        if code is not None:
-            parts.append(f"error={code!r}")
-        if description is not None:
-            parts.append(f"description={_excerpt(description, hidden)!r}")
-        message = f"{prefix}: {', '.join(parts)}"
-    else:
-        text = body.decode("utf-8", errors="replace")
-        kind = "a non-JSON body" if data is _NOT_JSON else "JSON without an error code"
-        excerpt = _excerpt(text, hidden)
-        shown = f": {excerpt!r}" if excerpt else " (empty body)"
-        message = f"{prefix} with {kind} ({_excerpt(content_type, hidden, 80)}){shown}"
-    raise OAuthError(redact(message, hidden), error=code, status=status)

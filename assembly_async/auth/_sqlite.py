@@ -6,7 +6,11 @@ Security: the file holds live access and refresh tokens in clear text (any
 store that can refresh without a person must). It is created with mode 0600
 (owner read/write only), and SQLite gives its ``-wal``/``-shm`` side files the
 same mode. Keep it on a private path, out of backups you do not trust, and do
-not loosen its permissions. An existing file's mode is left as it is.
+not loosen its permissions. An existing file's mode is left as it is (a
+warning is logged when other users may read it). aiosqlite's DEBUG log lines
+show statements without their parameters (see :mod:`assembly_async._core.storage`),
+so the token JSON never reaches a log. A corrupted or foreign file raises
+:class:`StorageError` naming it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import attrs
 import orjson
 
 from .._core.errors import ConfigurationError, DecodeError, TokenUnavailable
-from .._core.storage import connect
+from .._core.storage import connect, sqlite_errors
 from ._stores import same_token
 from ._token import Token
 
@@ -89,9 +93,8 @@ class SQLiteTokenStore:
         """Create the file (mode 0600) and table if needed, and connect. Idempotent."""
         if self._db is not None:
             return self
-        if isinstance(self.path, Path):
-            _create_private(self.path)
-        db = await connect(self.path, statements=[_SCHEMA], busy_timeout=self.busy_timeout)
+        db = await connect(self.path, statements=[_SCHEMA], busy_timeout=self.busy_timeout,
+                           what="token store")
         try:
             await db.execute("SELECT value FROM json_each('[]')")
         except Exception:  # sqlite3.OperationalError: no JSON1 in this build
@@ -128,7 +131,8 @@ class SQLiteTokenStore:
         """The token under ``key``; :class:`TokenUnavailable` if its row is unreadable."""
         db = self._conn()
         async with self._lock:
-            row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
+            with sqlite_errors(self.path, "reading the token store"):
+                row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
         if row is None:
             return None
         try:
@@ -140,12 +144,13 @@ class SQLiteTokenStore:
         """Store ``token`` under ``key``."""
         db = self._conn()
         async with self._lock:
-            await db.execute(_UPSERT, (key, _dump(token), time.time()))
+            with sqlite_errors(self.path, "writing the token store"):
+                await db.execute(_UPSERT, (key, _dump(token), time.time()))
 
     async def compare_and_set(self, key: str, expected: Token | None, new: Token) -> bool:
         """In one ``BEGIN IMMEDIATE`` transaction: read, compare access tokens, write."""
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "writing the token store"):
             await db.execute("BEGIN IMMEDIATE")
             try:
                 row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
@@ -166,7 +171,7 @@ class SQLiteTokenStore:
     async def mark_unusable(self, key: str) -> None:
         """Flag the token under ``key`` unusable, atomically; no-op if absent."""
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "writing the token store"):
             await db.execute("BEGIN IMMEDIATE")
             try:
                 row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
@@ -182,7 +187,7 @@ class SQLiteTokenStore:
     async def keys(self) -> list[str]:
         """All keys, sorted."""
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "reading the token store"):
             rows = await db.execute_fetchall("SELECT key FROM tokens ORDER BY key")
         return [row[0] for row in rows]
 
@@ -197,7 +202,7 @@ class SQLiteTokenStore:
             return {}
         db = self._conn()
         rows: list[Any] = []
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "reading the token store"):
             if self._json1:
                 rows.extend(
                     await db.execute_fetchall(
@@ -246,20 +251,3 @@ def _load_or_none(key: str, row: Any) -> Token | None:
     except DecodeError as exc:
         _log.warning("stored token %r is unreadable: %s", key, exc)
         return None
-
-
-def _create_private(path: Path) -> None:
-    """Create ``path`` with mode 0600 unless it exists (SQLite would use the umask)."""
-    if not path.parent.exists():
-        raise ConfigurationError(f"directory {str(path.parent)!r} does not exist")
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        if os.name == "posix" and path.stat().st_mode & 0o077:
-            _log.warning(
-                "token store %s is readable by other users (mode %o); it holds secrets",
-                path,
-                path.stat().st_mode & 0o777,
-            )
-        return
-    os.close(fd)

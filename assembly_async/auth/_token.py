@@ -245,7 +245,10 @@ def _read_int(body: Mapping[str, Any], name: str) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        try:  # "²".isdigit() is True, yet int("²") raises ValueError
+            return int(value)
+        except ValueError:
+            pass
     raise OAuthError(f"token response field {name} is not an integer")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._client.client import AssemblyClient
-from .._core.errors import AssemblyError
+from .._core.errors import AssemblyError, StorageError
 from .._sync.engine import SyncEngine
 from ..auth import SQLiteTokenStore
 from ..sinks import SQLiteSink, SyncRun, sink_for_path
@@ -107,7 +107,7 @@ async def open_store(path: str, *, create: bool) -> AsyncIterator[SQLiteTokenSto
     try:
         await store.open()
         await store.keys()
-    except (sqlite3.DatabaseError, OSError) as exc:
+    except (StorageError, sqlite3.DatabaseError, OSError) as exc:
         await store.close()
         raise CLIError(f"cannot read token store {path!r}: {exc}") from None
     try:
@@ -234,7 +234,7 @@ async def cmd_status(args: argparse.Namespace, ui: UI) -> int:
         try:
             await sink.open()
             runs = await sink.last_runs()
-        except sqlite3.DatabaseError as exc:
+        except (StorageError, sqlite3.DatabaseError) as exc:
             raise CLIError(f"cannot read --sink {args.sink!r}: {exc}") from None
         finally:
             await sink.close()

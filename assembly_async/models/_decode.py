@@ -380,5 +380,6 @@ def _structure_error(
         noun = "problem" if len(rest) == 1 else "problems"
         text += f"; {len(rest)} more {noun} at {shown}{more}"
     return DecodeError(
-        text, schema=_schema_name(cls), path=path, record_id=record_id(obj), index=index, url=url
+        text, schema=_schema_name(cls), path=path, record_id=record_id(obj), index=index, url=url,
+        transient=False,  # well-formed JSON with a wrong value: fetching again cannot help
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -13,7 +13,8 @@ from typing import IO, Any
 import attrs
 import orjson
 
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, StorageError
+from .._core.storage import open_private
 from ._base import SyncRun, check_resource_name, record_key
 
 __all__ = ["JSONLinesSink"]
@@ -31,6 +32,10 @@ class JSONLinesSink:
     line (an upsert, or a ``remove`` tombstone). Runs go to
     ``sync_runs.jsonl``. File I/O runs in a worker thread (never blocking the
     event loop); each call's lines are written and flushed together.
+
+    The files hold pupils' data: each is created with mode 0600, and the
+    directory, when the sink creates it, with 0700. An unreadable line or a
+    failing disk raises :class:`StorageError` naming the file.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -47,7 +52,7 @@ class JSONLinesSink:
             raise ConfigurationError(f"{str(self.directory)!r} is not a directory")
         if not self.directory.parent.is_dir():
             raise ConfigurationError(f"directory {str(self.directory.parent)!r} does not exist")
-        self.directory.mkdir(exist_ok=True)
+        self.directory.mkdir(mode=0o700, exist_ok=True)
 
     async def open(self) -> None:
         """Create the directory if needed (its parent must exist)."""
@@ -82,11 +87,16 @@ class JSONLinesSink:
     def _append(self, name: str, lines: list[bytes]) -> None:
         if not self._open:
             raise ConfigurationError("JSONLinesSink is not open: call open() or use async with")
+        path = self.path(name)
         f = self._files.get(name)
         if f is None:
-            f = self._files[name] = self.path(name).open("ab")
-        f.write(b"".join(lines))
-        f.flush()
+            f = self._files[name] = open_private(path, "JSON Lines file")
+        try:
+            f.write(b"".join(lines))
+            f.flush()
+        except OSError as exc:
+            raise StorageError(f"cannot write {str(path)!r}: {exc.strerror or exc}",
+                               path=str(path)) from None
 
     async def write(self, school_id: int, resource: str, records: list[dict[str, Any]]) -> None:
         """Append one upsert line per record."""
@@ -127,14 +137,14 @@ class JSONLinesSink:
         path = self.path("sync_runs")
         if not path.exists():
             return out
-        with path.open("rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                d = orjson.loads(line)
+        for d in _events(path):
+            try:
                 d["resources"] = tuple(d.get("resources") or ())
                 run = SyncRun(**d)
-                out[run.school_id] = run
+            except (TypeError, ValueError):
+                raise StorageError(f"{str(path)!r} holds a line that is not a sync run",
+                                   path=str(path)) from None
+            out[run.school_id] = run
         return out
 
     async def last_runs(self) -> dict[int, SyncRun]:
@@ -147,17 +157,13 @@ class JSONLinesSink:
         path = self.path(resource)
         if not path.exists():
             return live
-        with path.open("rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                event = orjson.loads(line)
-                if event.get("school_id") != school_id:
-                    continue
-                if event.get("op") == "remove":
-                    live.discard(event.get("id"))
-                else:
-                    live.add(event.get("id"))
+        for event in _events(path):
+            if event.get("school_id") != school_id:
+                continue
+            if event.get("op") == "remove":
+                live.discard(event.get("id"))
+            else:
+                live.add(event.get("id"))
         return live
 
     async def ids(self, resource: str, school_id: int) -> set[Any]:
@@ -165,3 +171,24 @@ class JSONLinesSink:
         check_resource_name(resource)
         async with self._lock:
             return await asyncio.to_thread(self._live_ids, resource, school_id)
+
+
+def _events(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON object of every non-blank line of ``path``; a line that is not
+    one raises :class:`StorageError` (its text is pupils' data: not quoted)."""
+    try:
+        with path.open("rb") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    event = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    event = None
+                if not isinstance(event, dict):
+                    raise StorageError(f"line {number} of {str(path)!r} is not a JSON object",
+                                       path=str(path))
+                yield event
+    except OSError as exc:
+        raise StorageError(f"cannot read {str(path)!r}: {exc.strerror or exc}",
+                           path=str(path)) from None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .._core.errors import ConfigurationError
-from .._core.storage import connect
+from .._core.storage import connect, sqlite_errors
 from ._base import SyncRun, check_resource_name, record_key
 
 if TYPE_CHECKING:
@@ -48,6 +48,10 @@ class SQLiteSink:
     as the API sent it (re-serialised by orjson). ``write`` upserts, ``remove``
     deletes. ``sync_runs`` logs one row per school per run. One connection,
     WAL mode, one transaction per call, calls serialised by a lock.
+
+    The file holds pupils' data: it is created with mode 0600 (its WAL and SHM
+    side files follow), aiosqlite's DEBUG log never shows the records, and a
+    corrupted file raises :class:`StorageError` naming it.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -65,9 +69,9 @@ class SQLiteSink:
             return
         if isinstance(self.path, Path) and not self.path.parent.is_dir():
             raise ConfigurationError(f"directory {str(self.path.parent)!r} does not exist")
-        db = await connect(self.path, statements=[_RUNS, _RUNS_INDEX])
+        db = await connect(self.path, statements=[_RUNS, _RUNS_INDEX], what="SQLite sink")
         try:
-            async with db.execute(
+            async with sqlite_errors(self.path, "opening the SQLite sink"), db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'"
             ) as cur:
                 self._tables = {row[0] for row in await cur.fetchall()}
@@ -117,7 +121,7 @@ class SQLiteSink:
         now = time.time()
         rows = [(school_id, record_key(r), orjson.dumps(r).decode(), now) for r in records]
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "writing the SQLite sink"):
             await self._ensure_table(db, resource)
             await db.execute("BEGIN")
             try:
@@ -136,7 +140,7 @@ class SQLiteSink:
             return
         check_resource_name(resource)
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "writing the SQLite sink"):
             await self._ensure_table(db, resource)
             await db.execute("BEGIN")
             try:
@@ -162,7 +166,8 @@ class SQLiteSink:
         if school_id is not None:
             sql += " WHERE school_id = ?"
             args = (school_id,)
-        async with self._lock, db.execute(sql, args) as cur:
+        async with self._lock, sqlite_errors(self.path, "reading the SQLite sink"), \
+                db.execute(sql, args) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -172,7 +177,7 @@ class SQLiteSink:
         db = self._conn()
         if resource not in self._tables:
             return None
-        async with self._lock, db.execute(
+        async with self._lock, sqlite_errors(self.path, "reading the SQLite sink"), db.execute(
             f'SELECT raw FROM "{resource}" WHERE school_id = ? AND id = ?', (school_id, record_id)
         ) as cur:
             row = await cur.fetchone()
@@ -184,7 +189,7 @@ class SQLiteSink:
         db = self._conn()
         if resource not in self._tables:
             return set()
-        async with self._lock, db.execute(
+        async with self._lock, sqlite_errors(self.path, "reading the SQLite sink"), db.execute(
             f'SELECT id FROM "{resource}" WHERE school_id = ?', (school_id,)
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
@@ -194,7 +199,7 @@ class SQLiteSink:
     async def record_run(self, run: SyncRun) -> None:
         """Append one row to ``sync_runs``."""
         db = self._conn()
-        async with self._lock:
+        async with self._lock, sqlite_errors(self.path, "writing the SQLite sink"):
             await db.execute(
                 "INSERT INTO sync_runs (school_id, started_at, finished_at, resources, records, "
                 "removals, requests, not_modified, retries, ok, error) "
@@ -212,7 +217,8 @@ class SQLiteSink:
             "not_modified, retries, ok, error FROM sync_runs WHERE run_id IN "
             "(SELECT MAX(run_id) FROM sync_runs GROUP BY school_id) ORDER BY school_id"
         )
-        async with self._lock, db.execute(sql) as cur:
+        async with self._lock, sqlite_errors(self.path, "reading the SQLite sink"), \
+                db.execute(sql) as cur:
             rows = await cur.fetchall()
         return {
             int(r[0]): SyncRun(

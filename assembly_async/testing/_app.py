@@ -139,7 +139,9 @@ def make_handler(core: Core, op: OpInfo) -> WebHandler:
             version = found
             token = authenticate(core, request, op)
         params = parse_query(op, request.query)
-        page, per_page = parse_paging(request.query) if op.paginated else (1, PER_PAGE_MAX)
+        cfg = core.cfg
+        page, per_page = (parse_paging(request.query, cfg.max_per_page, cfg.over_max_per_page)
+                          if op.paginated else (1, PER_PAGE_MAX))
         body = await request.read() if request.method in ("POST", "PATCH", "PUT") else b""
         ctx = Ctx(core, request, op, version, token, params, body)
         return render(ctx, fn(ctx), page, per_page)

@@ -40,6 +40,11 @@ class FakeConfig:
     rate_window: float = 300.0
     time_scale: float = 1.0
     retry_after_header: bool = False
+    # paging: the largest per_page served, and what happens above it ("refuse":
+    # 400 like a server enforcing a lower maximum; "cap": silently serve pages of
+    # max_per_page, stated in Per-Page and the page counts)
+    max_per_page: int = 1500
+    over_max_per_page: str = "refuse"
     # OAuth
     client_id: str = "fake-client-id"
     client_secret: str = "fake-client-secret"
@@ -63,6 +68,10 @@ class FakeConfig:
             raise ValueError("school ids must stay within 1..1999 (ids are int32)")
         if not self.year_codes:
             raise ValueError("year_codes must not be empty")
+        if not 1 <= self.max_per_page <= 1500:
+            raise ValueError("max_per_page must be within 1..1500")
+        if self.over_max_per_page not in ("refuse", "cap"):
+            raise ValueError("over_max_per_page must be 'refuse' or 'cap'")
 
     @property
     def school_ids(self) -> list[int]:

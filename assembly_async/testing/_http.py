@@ -140,14 +140,19 @@ def parse_query(op: OpInfo, query: MultiMapping[str]) -> dict[str, Any]:
     return out
 
 
-def parse_paging(query: MultiMapping[str]) -> tuple[int, int]:
+def parse_paging(query: MultiMapping[str], max_per_page: int = PER_PAGE_MAX,
+                 over: str = "refuse") -> tuple[int, int]:
+    """``page`` and the ``per_page`` served: above ``max_per_page`` a 400
+    (``over="refuse"``) or pages of ``max_per_page`` (``over="cap"``)."""
     page_raw, per_raw = query.get("page"), query.get("per_page")
     page = _parse_int("page", page_raw) if page_raw else 1
     per_page = _parse_int("per_page", per_raw) if per_raw else PER_PAGE_DEFAULT
     if page < 1:
         raise bad_request("page must be 1 or more")
-    if not 1 <= per_page <= PER_PAGE_MAX:
-        raise bad_request(f"per_page must be between 1 and {PER_PAGE_MAX}")
+    if per_page > max_per_page and over == "cap" and per_page <= PER_PAGE_MAX:
+        return page, max_per_page
+    if not 1 <= per_page <= max_per_page:
+        raise bad_request(f"per_page must be between 1 and {max_per_page}")
     return page, per_page
 
 
