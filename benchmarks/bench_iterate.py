@@ -179,7 +179,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=30_000)
     parser.add_argument("--stream", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=aa.DEFAULT_CONCURRENCY)
     args = parser.parse_args()
     # Oddity pages report decode problems to this logger; a handler keeps them off stderr.

@@ -8,6 +8,7 @@ The records come from the API's own documentation: DEV students shows
 from __future__ import annotations
 
 import datetime
+import gc
 import sys
 from typing import Any
 
@@ -272,3 +273,35 @@ def test_a_job_result_counts_every_problem_and_keeps_a_few_redacted() -> None:
     school = SchoolResult(1, {"students": result, "staff_members": ResourceResult("staff")})
     assert school.decode_problems == KEPT_PROBLEMS + 5
     assert "2011-02" not in repr(school)
+
+
+class _Spy(ModelDecoder):
+    """Records whether the collector was on while a page decoded."""
+
+    __slots__ = ("seen",)
+    seen: list[bool]
+
+    def _decode_list(self, *args: Any, **kwargs: Any) -> Any:
+        self.seen.append(gc.isenabled())
+        return super()._decode_list(*args, **kwargs)
+
+
+def test_a_page_decodes_with_the_collector_paused_and_restored() -> None:
+    decoder = _Spy()
+    decoder.seen = []
+    assert gc.isenabled()
+    decoder.decode_list(Student, page({"id": 1}))
+    assert decoder.seen == [False] and gc.isenabled()
+    with pytest.raises(DecodeError):
+        decoder.decode_list(Student, b"[1,")
+    assert gc.isenabled()  # back on after a failure too
+    gc.disable()
+    try:
+        decoder.decode_list(Student, page({"id": 1}))
+        assert not gc.isenabled()  # a collector the caller turned off stays off
+    finally:
+        gc.enable()
+    off = _Spy(pause_gc=False)
+    off.seen = []
+    off.decode_list(Student, page({"id": 1}))
+    assert off.seen == [True]
