@@ -46,13 +46,20 @@ async def _noop(key: str, token: Token) -> None:
     return None
 
 
-@pytest.fixture(params=["memory", "sqlite", "callback"])
+@pytest.fixture(params=["memory", "sqlite", "callback", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TokenStore]:
     if request.param == "memory":
         yield MemoryTokenStore()
     elif request.param == "sqlite":
         async with SQLiteTokenStore(tmp_path / "tokens.sqlite3") as sqlite_store:
             yield sqlite_store
+    elif request.param == "redis":
+        from assembly_async.redis import RedisTokenStore
+
+        server = request.getfixturevalue("redis_server")
+        async with RedisTokenStore(server.url,
+                                   prefix=request.getfixturevalue("redis_prefix")) as redis_store:
+            yield redis_store
     else:
         yield CallbackTokenStore(MemoryTokenStore(), _noop)
 

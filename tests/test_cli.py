@@ -238,3 +238,109 @@ def test_sync_and_status_against_fake(capsys: pytest.CaptureFixture[str], tmp_pa
         assert "Traceback" not in out + err
         row = next(line for line in out.splitlines() if line.startswith("2 "))
         assert "SchoolAuthRevoked" in row or "TokenUnavailable" in row
+
+
+def test_sync_with_redis_token_store_and_state(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               redis_server: object) -> None:
+    import asyncio
+
+    from redis import Redis
+
+    from assembly_async.cli._demo import load_fake_tokens
+    from assembly_async.redis import RedisSyncState, RedisTokenStore
+
+    socket_path = redis_server.socket  # type: ignore[attr-defined]
+    url = f"unix://{socket_path}?db=15"  # a database of its own: the CLI uses the default prefix
+    sync_client = Redis(unix_socket_path=str(socket_path), db=15)
+    sync_client.flushdb()
+    sync_client.close()
+    with ThreadedFake(schools=2, students_per_school=10, staff_per_school=3) as tf:
+        fake = tf.fake
+
+        async def seed() -> None:
+            async with RedisTokenStore(url) as store:
+                await load_fake_tokens(fake, store)
+
+        asyncio.run(seed())
+        monkeypatch.setenv("ASSEMBLY_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("ASSEMBLY_CLIENT_SECRET", fake.client_secret)
+        urls = ["--api-url", str(fake.api_url), "--oauth-url", str(fake.oauth_url)]
+        base = ["--plain", "sync", "--token-store", url, "--state", url,
+                "--sink", str(tmp_path / "out.db"), "--resources", "students", *urls]
+        assert main(base) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        before = fake.stats.not_modified
+        assert main(base) == 0  # the watermarks are in Redis: only 304s now
+        assert fake.stats.not_modified - before == 4
+        capsys.readouterr()
+
+        async def watermarks() -> list[str]:
+            async with RedisSyncState(url) as state:
+                return await state.keys()
+
+        assert asyncio.run(watermarks()) == ["1/getStudents/{}", "2/getStudents/{}"]
+        assert main(["--plain", "token", "refresh", "--token-store", url, "--schools", "1",
+                     *urls]) == 0
+        out, err = capsys.readouterr()
+        assert "school 1: refreshed" in out and "Traceback" not in err
+
+
+def test_unreachable_redis_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                       credentials: None) -> None:
+    url = f"unix://:hunter2@{tmp_path}/nobody.sock"
+    code = main(["sync", "--token-store", url, "--sink", str(tmp_path / "out.db")])
+    _one_line_error(capsys, code, "cannot reach the token store")
+    assert main(["status", "--token-store", url]) == 2
+    assert "hunter2" not in capsys.readouterr().err
+
+
+def test_sync_and_status_into_postgres(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch, pg_dsn: str) -> None:
+    """``--sink postgresql://...``: records, the sync state and sync_runs in one database;
+    the DSN's password is never printed."""
+    import asyncio
+
+    from assembly_async.auth import SQLiteTokenStore
+    from assembly_async.cli._demo import load_fake_tokens
+    from assembly_async.sinks import PostgresSink
+
+    store_path = tmp_path / "tokens.db"
+    dsn = pg_dsn.replace("postgresql://postgres@", "postgresql://postgres:pw-s3cret@")
+    with ThreadedFake(schools=2, students_per_school=20, staff_per_school=4) as tf:
+        fake = tf.fake
+
+        async def seed() -> None:
+            async with SQLiteTokenStore(store_path) as store:
+                await load_fake_tokens(fake, store)
+
+        asyncio.run(seed())
+        monkeypatch.setenv("ASSEMBLY_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("ASSEMBLY_CLIENT_SECRET", fake.client_secret)
+        urls = ["--api-url", str(fake.api_url), "--oauth-url", str(fake.oauth_url)]
+        base = ["--plain", "sync", "--token-store", str(store_path), "--sink", dsn, *urls]
+        assert main(base) == 0, capsys.readouterr().err
+        out, err = capsys.readouterr()
+        assert "pw-s3cret" not in out + err and "***" in out
+
+        async def read() -> tuple[int, list[str], int]:
+            async with PostgresSink(dsn) as sink:
+                state = sink.sync_state()
+                return (await sink.count("students"), await state.keys(),
+                        len(await sink.last_runs()))
+
+        count, keys, runs = asyncio.run(read())
+        assert count == sum(len(fake.record_ids(s)) for s in fake.school_ids)
+        assert len(keys) == 4 and runs == 2  # 2 schools x 2 resources; a run per school
+        assert main(base) == 0  # incremental: the state came from the same database
+        out = capsys.readouterr().out
+        total = next(line for line in out.splitlines() if line.startswith("total"))
+        assert int(total.split()[4]) == 8
+        assert main(["--plain", "status", "--token-store", str(store_path), "--sink", dsn,
+                     *urls]) == 0
+        out = capsys.readouterr().out
+        assert "School status" in out and "ok" in out
+    bad = "postgresql://postgres:pw-s3cret@127.0.0.1:1/x"
+    assert main(["--plain", "sync", "--token-store", str(store_path), "--sink", bad,
+                 "--api-url", "http://127.0.0.1:1"]) == 1
+    assert "pw-s3cret" not in "".join(capsys.readouterr())

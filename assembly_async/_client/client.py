@@ -62,8 +62,11 @@ class AssemblyClient:
     With ``client_id``/``client_secret`` the client runs OAuth: school tokens
     live in ``token_store`` (in memory by default; :class:`SQLiteTokenStore`
     persists them) and are refreshed ``refresh_leeway`` seconds before expiry,
-    one refresh at a time per school; app endpoints get an app token by client
-    credentials automatically.
+    one refresh at a time per school, in every process sharing a store that
+    supports leases (memory, SQLite, ``assembly_async.redis``); a dead worker
+    delays the others by at most ``refresh_lease`` seconds (70 by default: a
+    grant may take 60 s, with 5 s of margin either side). App endpoints get
+    an app token by client credentials automatically.
 
     Every request waits for rate budget of its school: at most ``rate_limit``
     requests start per ``rate_window`` seconds per school (CONCEPTS: 600 per
@@ -120,6 +123,7 @@ class AssemblyClient:
         token_store: TokenStore | None = None,
         refresh_leeway: float = 300.0,
         on_refresh: RefreshHook | None = None,
+        refresh_lease: float = GRANT_DEADLINE + 10.0,
         rate_limit: int | None = 600,
         rate_window: float = 300.0,
         rate_limiter: RateLimiter | None = None,
@@ -178,6 +182,7 @@ class AssemblyClient:
         )
         self._refresh_leeway = refresh_leeway
         self._on_refresh = on_refresh
+        self._refresh_lease = refresh_lease
         self._managers: dict[int, SchoolTokenManager] = {}
         self._app_manager: AppTokenManager | None = None
 
@@ -229,6 +234,7 @@ class AssemblyClient:
             manager = SchoolTokenManager(
                 school_id=school_id, store=self.token_store, oauth=self._oauth,
                 leeway=self._refresh_leeway, on_refresh=self._on_refresh,
+                lease_ttl=self._refresh_lease,
             )
             self._managers[school_id] = manager
         if token is not None:

@@ -4,10 +4,12 @@ Every error the SDK raises derives from :class:`AssemblyError`::
 
     AssemblyError
     ├── ConfigurationError          bad arguments, caught before any request
+    ├── SinkError                   the sink's database failed or refused (PostgreSQL)
     ├── DecodeError                 a response body that does not fit its schema
     │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
     ├── ResponseTooLarge            a body over the client's ``max_body`` (after decompression)
-    ├── StorageError                a local file (token store, sink, sync state) is unusable
+    ├── StorageError                a local file (token store, sink, sync state) or the
+    │                               Redis server holding shared state is unusable
     ├── PagingError                 a list walk whose paging evidence does not add up
     │                               (short, endless or repeating): never a silent truncation
     ├── TransportError              the request did not complete
@@ -15,6 +17,8 @@ Every error the SDK raises derives from :class:`AssemblyError`::
     │   └── RequestTimeout          no (complete) answer within the timeout
     ├── AuthError                   OAuth and token problems on our side
     │   ├── TokenUnavailable        no usable token (store empty, marked unusable)
+    │   │   └── RefreshInterrupted  a refresh's answer was lost after the server may have
+    │   │                           rotated the refresh token: re-authorise the school
     │   ├── SchoolAuthRevoked       refresh answered invalid_grant: the school is gone
     │   └── OAuthError              the token endpoint refused a grant
     └── HTTPError                   the API answered with an error status
@@ -65,10 +69,12 @@ __all__ = [
     "OAuthError",
     "PagingError",
     "RateLimited",
+    "RefreshInterrupted",
     "RequestTimeout",
     "ResponseTooLarge",
     "SchoolAuthRevoked",
     "ServerError",
+    "SinkError",
     "StorageError",
     "TokenUnavailable",
     "TransportError",
@@ -97,6 +103,23 @@ class AssemblyError(Exception):
 
 class ConfigurationError(AssemblyError, ValueError):
     """Invalid arguments or configuration, detected before any request is sent."""
+
+
+class SinkError(AssemblyError):
+    """The sink's database failed or refused a statement (PostgreSQL).
+
+    ``sqlstate`` is the server's five-character error code when there was one
+    and ``reason`` the driver's error class. The message never carries the
+    DSN's password nor the values of the rows (the server's ``DETAIL`` can
+    quote a pupil's record, so it is left out, and the driver's exception is
+    not chained).
+    """
+
+    def __init__(self, message: str, *, sqlstate: str | None = None,
+                 reason: str | None = None) -> None:
+        self.sqlstate = sqlstate
+        self.reason = reason
+        super().__init__(message)
 
 
 class DecodeError(AssemblyError):
@@ -177,7 +200,10 @@ class ResponseTooLarge(AssemblyError):
 
 class StorageError(AssemblyError):
     """A local file of the SDK (token store, SQLite sink, sync state, JSON Lines
-    file) could not be opened, read or written; ``path`` names it.
+    file) could not be opened, read or written; ``path`` names it. The Redis
+    stores (``assembly_async.redis``) raise it too when Redis fails or cannot
+    be reached: ``path`` is then the server's address (never its password) and
+    the redis-py error is the ``__cause__``.
 
     A corrupted or foreign file ("file is not a database") is reported here,
     naming the file, instead of as a raw ``sqlite3`` error.
@@ -242,6 +268,25 @@ class AuthError(AssemblyError):
 
 class TokenUnavailable(AuthError):
     """No usable token exists for this school or app (empty store, marked unusable)."""
+
+
+class RefreshInterrupted(TokenUnavailable):
+    """A refresh of this school's token was interrupted after the grant was sent, and
+    the refresh token it used has since been refused.
+
+    The worker that sent it died or lost the answer (timeout, reset, killed
+    process), and the token endpoint had probably already swapped the refresh
+    token for a new one that nobody kept. This is not proof that the school
+    revoked access, but the school has no working refresh token either way. The
+    token is marked unusable in the store (with the interruption remembered), so
+    no worker keeps retrying. To make the school usable again, have its admin
+    approve the app again and exchange the new code
+    (:meth:`AssemblyClient.exchange_code`); that stores a fresh token.
+    """
+
+    def __init__(self, message: str, *, school_id: int | None) -> None:
+        self.school_id = school_id
+        super().__init__(message)
 
 
 class OAuthError(AuthError):

@@ -17,14 +17,17 @@ done, and a slow or rate-limited school holds one worker, never the others.
 spends one school's budget on another.)
 
 Each job is one incremental ``school.changes(resource, state=state)`` delta:
-the records of every page go to ``sink.write`` as they arrive, leavers to
-``sink.remove``, and the delta commits its watermark only when the job
-finished cleanly, after the sink accepted everything. A full sync into an
-:class:`IdLister` sink also removes what the API no longer lists, but only
-after a walk proven complete; otherwise the job fails with a
-:class:`PagingError` and removes nothing. A failed, revoked or
-cancelled job therefore never moves the watermark: the next run fetches the
-same changes again (sinks upsert, so that is harmless).
+the records of every page go to the sink as they arrive, leavers are removed,
+and the delta commits its watermark only when the job finished cleanly, after
+the sink accepted everything. A full sync into an :class:`IdLister` sink also
+removes what the API no longer lists, but only after a walk proven complete;
+otherwise the job fails with a :class:`PagingError` and removes nothing. A
+failed, revoked or cancelled job therefore never moves the watermark: the next
+run fetches the same changes again (sinks upsert, so that is harmless). When
+the sink's database also holds the state (``PostgresSink`` with its
+``PostgresSyncState``, ``SQLiteSink`` and ``SQLiteSyncState`` on one file) the
+job's records and watermark commit in one transaction (``jobs.py``): a crash
+leaves both or neither.
 
 Isolation: an error in one job is recorded in that school's result; a school
 whose authorisation is gone (:class:`SchoolAuthRevoked`,
@@ -51,7 +54,8 @@ from .._client.syncstate import MemorySyncState
 from .._core.config import CallOptions
 from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
 from .._http.events import SchoolStats
-from ..sinks import IdLister, RunRecorder, Sink, SyncRun, check_resource_name
+from ..sinks import RunRecorder, Sink, SyncRun, check_resource_name
+from .jobs import JobWriter, open_job
 from .report import (
     JobState,
     ProgressCallback,
@@ -279,18 +283,21 @@ class _Run:
         await self.emit(sid, res)
         t0 = time.monotonic()
         delta: Any = None
+        job: JobWriter | None = None
         try:
             session = engine.client.school(sid)
             params = {"options": _WAIT_FOR_BUDGET, **engine.params.get(resource, {})}
-            delta = session.changes(resource, state=engine.state, **params)
+            # The job's writes (and, where the sink can, its watermark: see jobs.py).
+            job = await open_job(engine.sink, engine.state, sid, resource)
+            delta = session.changes(resource, state=job.state, **params)
             async with delta:
                 # A full sync lists everything the school has: remember the ids so
                 # that records the sink holds but the API no longer lists go.
-                lister = engine.sink if isinstance(engine.sink, IdLister) else None
+                lister = job if job.can_list else None
                 seen: set[Any] | None = set() if delta.full and lister is not None else None
                 async for page in delta.raw_pages():
                     if page:
-                        await engine.sink.write(sid, resource, page)
+                        await job.write(page)
                         res.records += len(page)
                         if seen is not None:
                             seen.update(r.get("id") for r in page)
@@ -299,13 +306,14 @@ class _Run:
                     await self.emit(sid, res)
                 left = list(delta.left_ids or ())
                 if lister is not None and seen is not None and not delta.not_modified:
-                    left.extend(await _unlisted(delta, lister, resource, sid, seen))
+                    left.extend(await _unlisted(delta, lister, seen))
                 if left:
-                    await engine.sink.remove(sid, resource, left)
+                    await job.remove(left)
                     res.removals += len(left)
                 res.requests = delta.requests
                 res.not_modified = bool(delta.not_modified)
                 res.full = bool(delta.full)
+            await job.finish()
             res.state = ("not_modified" if res.not_modified and not res.records
                          and not res.removals else "done")
         except asyncio.CancelledError:
@@ -318,6 +326,8 @@ class _Run:
             res.state, res.error = "failed", exc
             _log.debug("sync of school %s %s failed", sid, resource, exc_info=True)
         finally:
+            if job is not None:
+                await job.close()
             res.elapsed = time.monotonic() - t0
             if delta is not None:
                 res.requests = max(res.requests, int(getattr(delta, "requests", 0) or 0))
@@ -352,14 +362,13 @@ class _Run:
                 _log.exception("could not record the sync run of school %s", sid)
 
 
-async def _unlisted(delta: Any, lister: IdLister, resource: str, sid: int,
-                    seen: set[Any]) -> set[Any]:
+async def _unlisted(delta: Any, lister: JobWriter, seen: set[Any]) -> set[Any]:
     """What a full sync may remove: the stored ids its walk did not list, and only
     when that walk is proven complete (``Delta.proven``). Otherwise, if anything
     would go, raise the delta's :class:`PagingError`: the job fails, reports why,
     removes nothing and commits no watermark (a misread walk, a shifted list, a
     server that states no total never empties a sink)."""
-    gone = await lister.ids(resource, sid) - seen
+    gone = await lister.ids() - seen
     error = delta.removal_error(len(gone))
     if error is not None:
         raise error

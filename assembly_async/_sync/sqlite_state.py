@@ -22,32 +22,34 @@ from typing import TYPE_CHECKING
 
 from .._core.responses import Validators
 from .._core.storage import connect, sqlite_errors
+from ..sinks._sqlite_job import SYNC_STATE_DDL, SYNC_STATE_UPSERT
 
 if TYPE_CHECKING:
     import aiosqlite
 
 __all__ = ["SQLiteSyncState"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sync_state (
-    key TEXT PRIMARY KEY,
-    last_modified TEXT,
-    etag TEXT,
-    updated_at REAL NOT NULL
-)
-"""
-_UPSERT = ("INSERT OR REPLACE INTO sync_state (key, last_modified, etag, updated_at) "
-           "VALUES (?, ?, ?, ?)")
+_SCHEMA = SYNC_STATE_DDL
+_UPSERT = SYNC_STATE_UPSERT
 
 
 class SQLiteSyncState:
     """A :class:`SyncState` in SQLite: survives restarts; safe for several
-    processes (WAL mode, one short transaction per write)."""
+    processes (WAL mode, one short transaction per write).
+
+    Give it the file of your :class:`SQLiteSink` and the engine commits each
+    job's records and its watermark in one transaction (the sink sees the
+    state's :attr:`sqlite_path`)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The file holding the ``sync_state`` table."""
+        return self.path
 
     def __repr__(self) -> str:
         return f"<SQLiteSyncState {str(self.path)!r} open={self._db is not None}>"

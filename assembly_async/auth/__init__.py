@@ -3,7 +3,10 @@
 This package never sends a request. :mod:`._oauth` builds the authorisation URL
 and :class:`TokenRequest` values and reads the token endpoint's answers; the
 HTTP layer sends them. Tokens are kept in a :class:`TokenStore`
-(:class:`MemoryTokenStore`, :class:`SQLiteTokenStore`, or your own).
+(:class:`MemoryTokenStore`, :class:`SQLiteTokenStore`,
+``assembly_async.redis.RedisTokenStore``, or your own); a
+:class:`LeasingTokenStore` also lets every process that shares it send each
+refresh grant exactly once.
 """
 
 from ._authorize import (
@@ -14,6 +17,8 @@ from ._authorize import (
     make_state,
     parse_callback,
 )
+from ._leases import Lease, TokenRecord
+from ._memory import MemoryTokenStore
 from ._oauth import (
     PRODUCTION_OAUTH_BASE,
     SANDBOX_OAUTH_BASE,
@@ -30,9 +35,10 @@ from ._sqlite import SQLiteTokenStore
 from ._stores import (
     APP_KEY,
     CallbackTokenStore,
-    MemoryTokenStore,
+    LeasingTokenStore,
     OnSet,
     TokenStore,
+    leasing,
     school_key,
 )
 from ._token import REDACTED, Token, TokenLevel
@@ -45,6 +51,8 @@ __all__ = [
     "SANDBOX_OAUTH_BASE",
     "CallbackTokenStore",
     "GrantType",
+    "Lease",
+    "LeasingTokenStore",
     "MemoryTokenStore",
     "OAuthHosts",
     "OnSet",
@@ -54,6 +62,7 @@ __all__ = [
     "ScopeLike",
     "Token",
     "TokenLevel",
+    "TokenRecord",
     "TokenRequest",
     "TokenStore",
     "authorization_url",
@@ -61,6 +70,7 @@ __all__ = [
     "client_credentials_grant",
     "code_grant",
     "grant_surely_unused",
+    "leasing",
     "make_state",
     "parse_callback",
     "read_token_response",

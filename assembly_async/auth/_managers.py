@@ -3,10 +3,11 @@
 :class:`OAuthClient` sends the grants that :mod:`assembly_async.auth` builds,
 retrying the failures that surely did not use the grant up, within a deadline.
 :class:`SchoolTokenManager` is the token provider of one school: it refreshes
-shortly before expiry and after a 401 ``invalid_token``, with one lock per
-school so that 100 concurrent requests on an expired token cause exactly one
-refresh; the new token is written to the token store *before* it is used, so a
-restart never loses it. :class:`AppTokenManager` gets and caches the app token
+shortly before expiry and after a 401 ``invalid_token``, single-flight per
+school (in the process, and across processes with a leasing token store, see
+:mod:`._refresh`), so 100 concurrent requests on an expired token cause
+exactly one refresh; the new token is written to the token store *before* it
+is used, so a restart never loses it. :class:`AppTokenManager` gets and caches the app token
 by client credentials.
 """
 
@@ -36,16 +37,19 @@ from .._http.transport import Transport
 from . import (
     APP_KEY,
     Token,
+    TokenRecord,
     TokenRequest,
     TokenStore,
     client_credentials_grant,
     code_grant,
     grant_surely_unused,
+    leasing,
     read_token_response,
     refresh_grant,
     school_key,
 )
 from ._oauth import ParamsIn
+from ._refresh import Refresher
 
 __all__ = ["AppTokenManager", "OAuthClient", "RefreshHook", "SchoolTokenManager"]
 
@@ -190,8 +194,14 @@ class OAuthClient:
 class SchoolTokenManager:
     """The token provider of one school, backed by a token store.
 
-    One instance per school per client (the client caches them), so its lock is
-    the single-flight guard for that school's refreshes.
+    One instance per school per client (the client caches them). Its refresh
+    is single-flight in the process (one shared task, shielded from callers'
+    cancellation, that saves the new token before anyone uses it) and, with a
+    :class:`LeasingTokenStore`, across every process sharing the store
+    (:mod:`._refresh`). ``lease_ttl`` is how long a refresh lease lasts: the
+    longest a dead worker can hold up the others; a grant is cut off after
+    ``lease_ttl`` minus two margins (60 s of the default 70 s, the time the
+    :class:`OAuthClient` may spend on a grant with its retries).
     """
 
     def __init__(
@@ -203,21 +213,35 @@ class SchoolTokenManager:
         leeway: float = 300.0,
         clock: Callable[[], float] = time.time,
         on_refresh: RefreshHook | None = None,
+        lease_ttl: float = 70.0,
     ) -> None:
+        if not lease_ttl > 0:
+            raise ConfigurationError(f"lease_ttl must be positive seconds, got {lease_ttl!r}")
         self.school_id = school_id
         self._key = school_key(school_id)
         self._store = store
-        self._oauth = oauth
-        self._leeway = leeway
+        self._leasing = leasing(store)
         self._clock = clock
+        self._leeway = leeway
         self._on_refresh = on_refresh
-        self._lock = asyncio.Lock()
+        self._refresher = Refresher(school_id=school_id, key=self._key, store=store,
+                                    granter=oauth, leeway=leeway, lease_ttl=lease_ttl,
+                                    clock=clock)
+        self._flight: asyncio.Future[Token] | None = None
         self._current: Token | None = None
-        #: How many refresh grants this manager sent (observability and tests).
-        self.refresh_count = 0
 
     def __repr__(self) -> str:
         return f"<SchoolTokenManager school_id={self.school_id}>"
+
+    @property
+    def refresh_count(self) -> int:
+        """How many refresh grants this manager sent (observability and tests)."""
+        return self._refresher.grants
+
+    @property
+    def owner(self) -> str:
+        """This manager's refresh lease owner id (host/pid/random; no secret)."""
+        return self._refresher.owner
 
     def use(self, token: Token, *, replace: bool = True) -> None:
         """Use ``token`` from now on (already saved by the caller); with
@@ -226,17 +250,26 @@ class SchoolTokenManager:
             self._current = token
 
     async def current(self) -> Token:
-        """The token in use, loaded from the store on first use."""
+        """The token in use, loaded from the store on first use (and re-read while
+        it is marked unusable, so a new code exchange anywhere makes it usable)."""
         token = self._current
-        if token is None:
+        if token is None or not token.usable:
+            token = await self._load()
+        return token
+
+    async def _load(self) -> Token:
+        record: TokenRecord | None = None
+        if self._leasing is not None:
+            record = await self._leasing.read(self._key)
+            token = record.token if record is not None else None
+        else:
             token = await self._store.get(self._key)
-            if token is None:
-                raise TokenUnavailable(f"no token stored for school {self.school_id}")
-            self._current = token
+        if token is None:
+            raise TokenUnavailable(f"no token stored for school {self.school_id}")
         if not token.usable:
-            raise TokenUnavailable(
-                f"school {self.school_id} revoked access; its token is marked unusable"
-            )
+            self._current = None
+            raise self._refresher.unusable(record)
+        self._current = token
         return token
 
     async def refresh(self) -> Token:
@@ -262,47 +295,46 @@ class SchoolTokenManager:
         current = await self.current()
         if current.access_token != token:
             return True  # another coroutine refreshed already: replay with the new one
-        if self._oauth is None or not current.refresh_token:
+        if self._refresher.granter is None or not current.refresh_token:
             return False
         await self._refresh(current)
         return True
 
     async def _refresh(self, stale: Token) -> Token:
-        async with self._lock:
+        flight = self._flight
+        if flight is None or flight.done():
             current = self._current
-            if current is not None and current.access_token != stale.access_token:
-                return current  # refreshed while we waited for the lock
-            stored = await self._store.get(self._key)
-            if (stored is not None and stored.usable
-                    and stored.access_token != stale.access_token
-                    and not stored.expires_within(self._leeway, self._clock())):
-                self._current = stored  # another process refreshed and saved it
-                return stored
-            if self._oauth is None:
-                raise TokenUnavailable(
-                    f"school {self.school_id}: the token expired and no client credentials "
-                    "were given to refresh it"
-                )
-            started = time.monotonic()
-            try:
-                new = await self._oauth.refresh(stale)
-            except SchoolAuthRevoked:
-                await self._store.mark_unusable(self._key)
-                self._current = attrs.evolve(stale, usable=False)
-                log.warning("school %s revoked access: token marked unusable", self.school_id)
-                raise
-            self.refresh_count += 1
-            # Persist before use: a refreshed token that is not saved is lost at restart.
-            if not await self._store.compare_and_set(self._key, stored, new):
-                await self._store.set(self._key, new)
-            self._current = new
+            if current is not None and current.usable \
+                    and current.access_token != stale.access_token:
+                return current  # refreshed since the caller read its token
+            flight = self._flight = asyncio.ensure_future(self._fly(stale))
+            flight.add_done_callback(self._landed)
+        # Shielded: a cancelled caller leaves the refresh (and its save) running.
+        return await asyncio.shield(flight)
+
+    def _landed(self, flight: asyncio.Future[Token]) -> None:
+        if self._flight is flight:
+            self._flight = None
+        if not flight.cancelled():
+            flight.exception()  # retrieved here, so no "never retrieved" warning
+
+    async def _fly(self, stale: Token) -> Token:
+        grants = self._refresher.grants
+        started = time.monotonic()
+        try:
+            new = await self._refresher.run(stale)
+        except (TokenUnavailable, SchoolAuthRevoked):
+            self._current = None  # the next call re-reads the store's verdict
+            raise
+        self._current = new
+        if self._refresher.grants != grants:
             elapsed = time.monotonic() - started
             log.info("refreshed the token of school %s in %.3fs", self.school_id, elapsed)
             if self._on_refresh is not None:
                 result = self._on_refresh(self.school_id, elapsed)
                 if result is not None:
                     await result
-            return new
+        return new
 
 
 class AppTokenManager:

@@ -19,7 +19,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ import orjson
 
 from .._core.errors import ConfigurationError, DecodeError, TokenUnavailable
 from .._core.storage import connect, sqlite_errors
+from ._leases import Lease, TokenRecord
 from ._stores import same_token
 from ._token import Token
 
@@ -46,7 +48,27 @@ CREATE TABLE IF NOT EXISTS tokens (
     updated_at REAL NOT NULL
 )
 """
+# Refresh coordination (see ._leases): one row per key, created on first write
+# or lease. A row missing for a stored token (a file written before versions)
+# reads as version 0 with no pending mark and no lease.
+_REFRESH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS token_refresh (
+    key TEXT PRIMARY KEY,
+    version INTEGER NOT NULL DEFAULT 0,
+    pending TEXT,
+    lease_owner TEXT,
+    lease_until REAL
+)
+"""
 _UPSERT = "INSERT OR REPLACE INTO tokens (key, data, updated_at) VALUES (?, ?, ?)"
+_BUMP = (
+    "INSERT INTO token_refresh (key, version) VALUES (?, 1) ON CONFLICT (key) DO UPDATE"
+    " SET version = version + 1, pending = CASE WHEN ? THEN pending END"
+)
+_READ = (
+    "SELECT t.data, coalesce(r.version, 0), r.pending FROM tokens t"
+    " LEFT JOIN token_refresh r ON r.key = t.key WHERE t.key = ?"
+)
 #: Keys per statement when JSON1 is missing and get_many falls back to IN (...).
 _IN_CHUNK = 500
 
@@ -71,13 +93,27 @@ class SQLiteTokenStore:
     the file, and an in-process lock keeps coroutines of this instance from
     interleaving statements on the shared connection.
 
+    It is a :class:`LeasingTokenStore`: a second table ``token_refresh(key,
+    version, pending, lease_owner, lease_until)`` holds each key's version,
+    pending mark and refresh lease, written in the same transactions, so every
+    process on the machine sends each refresh grant once. Leases are timed by
+    ``clock`` (the machine's wall clock, shared by every process on it; the
+    file must not be shared between machines over a network file system).
+
     Use ``async with SQLiteTokenStore(path) as store:`` or call :meth:`open`
     and :meth:`close`. ``data`` is the JSON of :meth:`Token.to_dict`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = path if str(path) == ":memory:" else Path(path)
         self.busy_timeout = busy_timeout
+        self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._json1 = True
         # Remade by open(), so a store reopened under another event loop gets a fresh lock.
@@ -93,8 +129,8 @@ class SQLiteTokenStore:
         """Create the file (mode 0600) and table if needed, and connect. Idempotent."""
         if self._db is not None:
             return self
-        db = await connect(self.path, statements=[_SCHEMA], busy_timeout=self.busy_timeout,
-                           what="token store")
+        db = await connect(self.path, statements=[_SCHEMA, _REFRESH_SCHEMA],
+                           busy_timeout=self.busy_timeout, what="token store")
         try:
             await db.execute("SELECT value FROM json_each('[]')")
         except Exception:  # sqlite3.OperationalError: no JSON1 in this build
@@ -141,48 +177,53 @@ class SQLiteTokenStore:
             raise TokenUnavailable(f"stored token {key!r} is unreadable: {exc}") from None
 
     async def set(self, key: str, token: Token) -> None:
-        """Store ``token`` under ``key``."""
+        """Store ``token`` under ``key`` (a new version, no pending mark)."""
+        async with self._transaction() as db:
+            await self._write(db, key, token)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction, rolled back on any error."""
         db = self._conn()
         async with self._lock:
             with sqlite_errors(self.path, "writing the token store"):
-                await db.execute(_UPSERT, (key, _dump(token), time.time()))
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    await db.execute("COMMIT")
+                except BaseException:
+                    await _rollback(db)
+                    raise
+
+    async def _write(self, db: aiosqlite.Connection, key: str, token: Token,
+                     *, keep_pending: bool = False) -> None:
+        await db.execute(_UPSERT, (key, _dump(token), time.time()))
+        await db.execute(_BUMP, (key, keep_pending))
 
     async def compare_and_set(self, key: str, expected: Token | None, new: Token) -> bool:
         """In one ``BEGIN IMMEDIATE`` transaction: read, compare access tokens, write."""
-        db = self._conn()
-        async with self._lock, sqlite_errors(self.path, "writing the token store"):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
-                current = _load_or_none(key, row)
-                if row is not None and current is None:
-                    # Unreadable row: only a caller expecting "absent" may replace it.
-                    matches = expected is None
-                else:
-                    matches = same_token(current, expected)
-                if matches:
-                    await db.execute(_UPSERT, (key, _dump(new), time.time()))
-                await db.execute("COMMIT")
-            except BaseException:
-                await _rollback(db)
-                raise
+        async with self._transaction() as db:
+            row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
+            current = _load_or_none(key, row)
+            if row is not None and current is None:
+                # Unreadable row: only a caller expecting "absent" may replace it.
+                matches = expected is None
+            else:
+                matches = same_token(current, expected)
+            if matches:
+                await self._write(db, key, new)
         return matches
 
-    async def mark_unusable(self, key: str) -> None:
-        """Flag the token under ``key`` unusable, atomically; no-op if absent."""
-        db = self._conn()
-        async with self._lock, sqlite_errors(self.path, "writing the token store"):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
-                current = _load_or_none(key, row)
-                if current is not None and current.usable:
-                    changed = attrs.evolve(current, usable=False)
-                    await db.execute(_UPSERT, (key, _dump(changed), time.time()))
-                await db.execute("COMMIT")
-            except BaseException:
-                await _rollback(db)
-                raise
+    async def mark_unusable(self, key: str, *, failed: Token | None = None) -> None:
+        """Flag the token under ``key`` unusable, atomically; no-op if absent, or
+        if ``failed`` is given and the stored token is no longer that one."""
+        async with self._transaction() as db:
+            row = await _fetchone(db, "SELECT data FROM tokens WHERE key = ?", (key,))
+            current = _load_or_none(key, row)
+            if (current is not None and current.usable
+                    and (failed is None or same_token(current, failed))):
+                await self._write(db, key, attrs.evolve(current, usable=False),
+                                  keep_pending=True)
 
     async def keys(self) -> list[str]:
         """All keys, sorted."""
@@ -227,6 +268,68 @@ class SQLiteTokenStore:
             except DecodeError as exc:
                 _log.warning("skipping unreadable stored token %r: %s", key, exc)
         return result
+
+    # -- LeasingTokenStore --------------------------------------------------------
+
+    async def read(self, key: str) -> TokenRecord | None:
+        """The token with its version and pending mark; :class:`TokenUnavailable`
+        if its row is unreadable."""
+        db = self._conn()
+        async with self._lock, sqlite_errors(self.path, "reading the token store"):
+            row = await _fetchone(db, _READ, (key,))
+        if row is None:
+            return None
+        try:
+            token = _load(row[0])
+        except DecodeError as exc:
+            raise TokenUnavailable(f"stored token {key!r} is unreadable: {exc}") from None
+        return TokenRecord(token, int(row[1]), row[2])
+
+    async def _version(self, db: aiosqlite.Connection, key: str) -> int:
+        row = await _fetchone(db, "SELECT version FROM token_refresh WHERE key = ?", (key,))
+        return 0 if row is None else int(row[0])
+
+    async def replace(
+        self, key: str, version: int, token: Token, *, keep_pending: bool = False
+    ) -> int | None:
+        """Store ``token`` if the version is still ``version`` (one transaction)."""
+        async with self._transaction() as db:
+            if await self._version(db, key) != version:
+                return None
+            await self._write(db, key, token, keep_pending=keep_pending)
+        return version + 1
+
+    async def set_pending(self, key: str, version: int, owner: str | None) -> bool:
+        """Set or clear the pending mark if the version is still ``version``."""
+        async with self._transaction() as db:
+            stored = await _fetchone(db, "SELECT 1 FROM tokens WHERE key = ?", (key,))
+            if stored is None or await self._version(db, key) != version:
+                return False
+            await db.execute("INSERT OR IGNORE INTO token_refresh (key) VALUES (?)", (key,))
+            await db.execute("UPDATE token_refresh SET pending = ? WHERE key = ?", (owner, key))
+        return True
+
+    async def try_lease(self, key: str, owner: str, ttl: float) -> Lease:
+        """Take (or renew) the lease unless another owner holds an unexpired one."""
+        async with self._transaction() as db:
+            now = self._clock()
+            row = await _fetchone(
+                db, "SELECT lease_owner, lease_until FROM token_refresh WHERE key = ?", (key,))
+            if row is not None and row[0] is not None and row[0] != owner and row[1] > now:
+                return Lease(False, row[0], row[1] - now)
+            await db.execute("INSERT OR IGNORE INTO token_refresh (key) VALUES (?)", (key,))
+            await db.execute(
+                "UPDATE token_refresh SET lease_owner = ?, lease_until = ? WHERE key = ?",
+                (owner, now + ttl, key))
+        return Lease(True, owner, ttl)
+
+    async def release_lease(self, key: str, owner: str) -> None:
+        """Drop the lease if ``owner`` holds it."""
+        db = self._conn()
+        async with self._lock, sqlite_errors(self.path, "writing the token store"):
+            await db.execute(
+                "UPDATE token_refresh SET lease_owner = NULL, lease_until = NULL"
+                " WHERE key = ? AND lease_owner = ?", (key, owner))
 
 
 async def _rollback(db: aiosqlite.Connection) -> None:

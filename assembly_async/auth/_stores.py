@@ -8,25 +8,33 @@ processes) share a store: two of them may refresh the same school at once, and
 since the refresh token may be single-use, the loser must not overwrite the
 winner. :meth:`TokenStore.compare_and_set` settles this: it writes only when the
 stored token is still the one the caller started from.
+
+Across processes, compare-and-set alone cannot stop two workers from *sending*
+the refresh grant with the same refresh token (with rotating refresh tokens one
+of them then gets ``invalid_grant``). :class:`LeasingTokenStore` adds token
+versions, a refresh lease and a pending mark (see :mod:`._leases`), with which
+exactly one worker in every process sharing the store sends each grant.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from .._core.errors import ConfigurationError
+from ._leases import Lease, TokenRecord
 from ._token import Token
 
 __all__ = [
     "APP_KEY",
     "CallbackTokenStore",
-    "MemoryTokenStore",
+    "LeasingTokenStore",
     "OnSet",
     "TokenStore",
+    "leasing",
+    "same_token",
     "school_key",
 ]
 
@@ -73,7 +81,12 @@ class TokenStore(Protocol):
         ...
 
     async def mark_unusable(self, key: str) -> None:
-        """Flag the stored token ``usable=False`` (the school revoked access); no-op if absent."""
+        """Flag the stored token ``usable=False`` (the school revoked access); no-op if absent.
+
+        The SDK itself no longer calls this: it marks a token unusable by
+        compare-and-set on the very token whose refresh was refused, so that a
+        token another worker saved meanwhile is never marked.
+        """
         ...
 
     async def keys(self) -> list[str]:
@@ -85,52 +98,54 @@ class TokenStore(Protocol):
         ...
 
 
-class MemoryTokenStore:
-    """A per-instance, in-process store (tests, scripts, short-lived jobs).
+@runtime_checkable
+class LeasingTokenStore(TokenStore, Protocol):
+    """A :class:`TokenStore` that coordinates refreshes across processes.
 
-    Nothing survives the process. Each instance has its own dict and lock;
-    there is no module-level state.
+    Every write (``set``, ``compare_and_set``, ``mark_unusable`` and
+    :meth:`replace`) bumps the key's version by one; absent keys have version
+    0. All methods are atomic with respect to every process sharing the
+    store. See :mod:`assembly_async.auth._leases` for the protocol.
     """
 
-    def __init__(self, tokens: dict[str, Token] | None = None) -> None:
-        self._tokens: dict[str, Token] = dict(tokens or {})
-        self._lock = asyncio.Lock()
+    async def read(self, key: str) -> TokenRecord | None:
+        """The token under ``key`` with its version and pending mark, or None."""
+        ...
 
-    def __repr__(self) -> str:
-        return f"MemoryTokenStore({len(self._tokens)} tokens)"
+    async def replace(
+        self, key: str, version: int, token: Token, *, keep_pending: bool = False
+    ) -> int | None:
+        """Store ``token`` if the stored version is still ``version``.
 
-    async def get(self, key: str) -> Token | None:
-        """The token under ``key``, or None."""
-        return self._tokens.get(key)
+        Returns the new version (``version + 1``), or None when another write
+        came first. The pending mark is cleared unless ``keep_pending``.
+        """
+        ...
 
-    async def set(self, key: str, token: Token) -> None:
-        """Store ``token`` under ``key``."""
-        async with self._lock:
-            self._tokens[key] = token
+    async def set_pending(self, key: str, version: int, owner: str | None) -> bool:
+        """Set (or, with None, clear) the pending mark if the version is still
+        ``version`` and a token is stored; returns whether it did."""
+        ...
 
-    async def compare_and_set(self, key: str, expected: Token | None, new: Token) -> bool:
-        """Store ``new`` only if the current token is ``expected`` (by access token)."""
-        async with self._lock:
-            if not same_token(self._tokens.get(key), expected):
-                return False
-            self._tokens[key] = new
-            return True
+    async def try_lease(self, key: str, owner: str, ttl: float) -> Lease:
+        """Take the refresh lease of ``key`` for ``ttl`` seconds if it is free,
+        expired or already ``owner``'s (then it is renewed); else report its holder."""
+        ...
 
-    async def mark_unusable(self, key: str) -> None:
-        """Flag the token under ``key`` as unusable; no-op if there is none."""
-        async with self._lock:
-            current = self._tokens.get(key)
-            if current is not None and current.usable:
-                self._tokens[key] = attrs.evolve(current, usable=False)
+    async def release_lease(self, key: str, owner: str) -> None:
+        """Give the lease back, only if ``owner`` still holds it."""
+        ...
 
-    async def keys(self) -> list[str]:
-        """All keys, sorted."""
-        return sorted(self._tokens)
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, Token]:
-        """The tokens of ``keys`` that exist."""
-        tokens = self._tokens
-        return {key: tokens[key] for key in keys if key in tokens}
+def leasing(store: TokenStore) -> LeasingTokenStore | None:
+    """``store`` as a :class:`LeasingTokenStore`, or None when it cannot coordinate
+    refreshes across processes: it implements only :class:`TokenStore`, or it
+    wraps such a store and says so with ``supports_leases = False``."""
+    if not isinstance(store, LeasingTokenStore):
+        return None
+    if not getattr(store, "supports_leases", True):
+        return None
+    return store
 
 
 #: ``on_set(key, token)``: awaited after each write to a :class:`CallbackTokenStore`.
@@ -141,10 +156,13 @@ class CallbackTokenStore:
     """Wrap a store and await ``on_set(key, token)`` after every successful write.
 
     A hook for users who keep tokens in their own storage: mirror each new or
-    refreshed token there. Called after ``set``, after a ``compare_and_set``
-    that wrote, and after ``mark_unusable`` (with the now unusable token). The
-    write to ``inner`` has already happened when the callback runs; an
-    exception from the callback propagates to the caller.
+    refreshed token there. Called after ``set``, after a ``compare_and_set`` or
+    ``replace`` that wrote, and after ``mark_unusable`` (with the now unusable
+    token). The write to ``inner`` has already happened when the callback runs;
+    an exception from the callback propagates to the caller.
+
+    The wrapper coordinates refreshes across processes exactly when ``inner``
+    does (``supports_leases``); the lease methods read through to it.
     """
 
     def __init__(self, inner: TokenStore, on_set: OnSet) -> None:
@@ -170,9 +188,21 @@ class CallbackTokenStore:
             await self._on_set(key, new)
         return written
 
-    async def mark_unusable(self, key: str) -> None:
-        """Mark on ``inner``, then call ``on_set`` with the stored (unusable) token."""
-        await self.inner.mark_unusable(key)
+    async def mark_unusable(self, key: str, *, failed: Token | None = None) -> None:
+        """Mark on ``inner``, then call ``on_set`` with the stored (unusable) token.
+
+        With ``failed``, only while the stored token is still that one (by
+        compare-and-set on ``inner``; nothing is called when it is not).
+        """
+        if failed is None:
+            await self.inner.mark_unusable(key)
+        else:
+            current = await self.inner.get(key)
+            if current is None or not current.usable or not same_token(current, failed):
+                return
+            if not await self.inner.compare_and_set(key, current,
+                                                    attrs.evolve(current, usable=False)):
+                return
         token = await self.inner.get(key)
         if token is not None:
             await self._on_set(key, token)
@@ -184,3 +214,41 @@ class CallbackTokenStore:
     async def get_many(self, keys: Iterable[str]) -> dict[str, Token]:
         """Read through to ``inner``."""
         return await self.inner.get_many(keys)
+
+    # -- LeasingTokenStore, when ``inner`` is one ------------------------------
+
+    @property
+    def supports_leases(self) -> bool:
+        """Whether ``inner`` coordinates refreshes across processes."""
+        return leasing(self.inner) is not None
+
+    def _leasing(self) -> LeasingTokenStore:
+        inner = leasing(self.inner)
+        if inner is None:
+            raise ConfigurationError(f"{self.inner!r} does not support refresh leases")
+        return inner
+
+    async def read(self, key: str) -> TokenRecord | None:
+        """Read through to ``inner``."""
+        return await self._leasing().read(key)
+
+    async def replace(
+        self, key: str, version: int, token: Token, *, keep_pending: bool = False
+    ) -> int | None:
+        """Versioned compare-and-set on ``inner``; call ``on_set`` only when it wrote."""
+        written = await self._leasing().replace(key, version, token, keep_pending=keep_pending)
+        if written is not None:
+            await self._on_set(key, token)
+        return written
+
+    async def set_pending(self, key: str, version: int, owner: str | None) -> bool:
+        """Read through to ``inner`` (no token changes, no callback)."""
+        return await self._leasing().set_pending(key, version, owner)
+
+    async def try_lease(self, key: str, owner: str, ttl: float) -> Lease:
+        """Read through to ``inner``."""
+        return await self._leasing().try_lease(key, owner, ttl)
+
+    async def release_lease(self, key: str, owner: str) -> None:
+        """Read through to ``inner``."""
+        await self._leasing().release_lease(key, owner)

@@ -22,6 +22,8 @@ from ._ui import make_ui
 __all__ = ["CLIError", "build_parser", "main"]
 
 PROG = "assembly-async"
+STORE_HELP = ("token store: an SQLite file, or a redis://, rediss:// or unix:// URL"
+              " (needs the redis extra)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,12 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--concurrency", type=int, default=16)
 
     sync = sub.add_parser("sync", help="sync schools from a token store into a sink")
-    sync.add_argument("--token-store", required=True, help="SQLite token store file")
+    sync.add_argument("--token-store", required=True, help=STORE_HELP)
     sync.add_argument("--sink", required=True,
-                      help="*.db: SQLite sink; any other path: directory of JSON Lines files")
+                      help="postgresql://user@host/db: PostgreSQL (sync state in the same "
+                      "database); *.db: SQLite sink; any other path: directory of JSON Lines files")
     sync.add_argument("--resources", default="students,staff_members")
     sync.add_argument("--schools", help="comma-separated school ids (default: all in the store)")
-    sync.add_argument("--state", help="sync state file (default: next to the sink)")
+    sync.add_argument("--state", help="sync state: an SQLite file or a redis:// URL (default: "
+                      "the PostgreSQL database, or a file next to the sink)")
     sync.add_argument("--concurrency", type=int, default=16)
     _add_api(sync)
 
@@ -72,11 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (url, exch, ref, tsub.choices["client-credentials"]):
         _add_api(p)
         if p is not url:
-            p.add_argument("--token-store", required=True, help="SQLite token store file")
+            p.add_argument("--token-store", required=True, help=STORE_HELP)
 
     status = sub.add_parser("status", help="API sync status and our last local sync per school")
-    status.add_argument("--token-store", required=True)
-    status.add_argument("--sink", help="sink whose sync_runs to show")
+    status.add_argument("--token-store", required=True, help=STORE_HELP)
+    status.add_argument("--sink", help="sink (path or postgresql:// URL) whose sync_runs to show")
     status.add_argument("--schools", help="comma-separated school ids (default: all)")
     _add_api(status)
     return parser

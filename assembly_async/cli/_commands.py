@@ -13,8 +13,8 @@ from typing import Any
 from .._client.client import AssemblyClient
 from .._core.errors import AssemblyError, StorageError
 from .._sync.engine import SyncEngine
-from ..auth import SQLiteTokenStore
-from ..sinks import SQLiteSink, SyncRun, sink_for_path
+from ..auth import SQLiteTokenStore, TokenStore
+from ..sinks import PostgresSink, SQLiteSink, SyncRun, is_dsn, sink_for_path
 from ._ui import UI
 
 __all__ = ["CLIError", "cmd_status", "cmd_sync", "cmd_token", "known_resources"]
@@ -99,21 +99,85 @@ def _check_existing_sink(text: str) -> Path:
     return sink_path
 
 
-@asynccontextmanager
-async def open_store(path: str, *, create: bool) -> AsyncIterator[SQLiteTokenStore]:
-    """The token store at ``path``; it must exist unless ``create``."""
-    p = _check_store_path(path, create)
-    store = SQLiteTokenStore(p)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def is_redis_url(text: str) -> bool:
+    """A ``redis://``, ``rediss://`` or ``unix://`` URL (else a file path)."""
+    return text.startswith(REDIS_SCHEMES)
+
+
+def shown(text: str) -> str:
+    """``text`` fit to print: a URL's password replaced by ``***``."""
+    if not is_redis_url(text):
+        return text
+    from yarl import URL
+
+    url = URL(text)
+    return str(url.with_password("***")) if url.password else text
+
+
+def _redis() -> Any:
     try:
-        await store.open()
-        await store.keys()
-    except (StorageError, sqlite3.DatabaseError, OSError) as exc:
-        await store.close()
-        raise CLIError(f"cannot read token store {path!r}: {exc}") from None
+        from .. import redis
+    except ImportError:
+        raise CLIError('Redis URLs need the redis extra: pip install "assembly-async[redis]"'
+                       ) from None
+    return redis
+
+
+@asynccontextmanager
+async def open_store(path: str, *, create: bool) -> AsyncIterator[TokenStore]:
+    """The token store at ``path`` (an SQLite file, or a Redis URL); a file must
+    exist unless ``create``."""
+    store: Any
+    if is_redis_url(path):
+        store = _redis().RedisTokenStore(path)
+        try:
+            await store.open()
+        except AssemblyError as exc:
+            await store.close()
+            raise CLIError(f"cannot reach the token store {shown(path)!r}: {exc}") from None
+    else:
+        store = SQLiteTokenStore(_check_store_path(path, create))
+        try:
+            await store.open()
+            await store.keys()
+        except (StorageError, sqlite3.DatabaseError, OSError) as exc:
+            await store.close()
+            raise CLIError(f"cannot read token store {path!r}: {exc}") from None
     try:
         yield store
     finally:
         await store.close()
+
+
+@asynccontextmanager
+async def open_state(text: str | None, sink_path: Path | None, *, sink: Any = None
+                     ) -> AsyncIterator[Any]:
+    """The sync state: a Redis URL, an SQLite file; by default the sink's own
+    database for PostgreSQL (each job's records and watermark then commit
+    together) and a file next to the sink otherwise."""
+    if text is None and isinstance(sink, PostgresSink):
+        yield sink.sync_state()
+        return
+    if text is not None and is_redis_url(text):
+        state = _redis().RedisSyncState(text)
+        try:
+            await state.open()
+        except AssemblyError as exc:
+            await state.close()
+            raise CLIError(f"cannot reach the sync state {shown(text)!r}: {exc}") from None
+        try:
+            yield state
+        finally:
+            await state.close()
+        return
+    from .._sync.sqlite_state import SQLiteSyncState
+
+    path = Path(text) if text else _state_path(sink_path or Path("."))
+    async with SQLiteSyncState(path) as sqlite_state:
+        yield sqlite_state
 
 
 def make_client(args: argparse.Namespace, store: Any, *, need_secret: bool = True
@@ -126,7 +190,7 @@ def make_client(args: argparse.Namespace, store: Any, *, need_secret: bool = Tru
                           client_secret=secret, token_store=store)
 
 
-async def stored_school_ids(store: SQLiteTokenStore) -> list[int]:
+async def stored_school_ids(store: TokenStore) -> list[int]:
     ids = []
     for key in await store.keys():
         if key.startswith("school:"):
@@ -144,24 +208,24 @@ def _state_path(sink_path: Path) -> Path:
 
 
 async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
-    from .._sync.sqlite_state import SQLiteSyncState
-
     resources = parse_resources(args.resources)
     wanted = parse_school_ids(args.schools)
-    sink_path = _check_sink_path(args.sink)
+    postgres = is_dsn(args.sink)
+    sink_path = None if postgres else _check_sink_path(args.sink)
     if args.concurrency < 1:
         raise CLIError("--concurrency must be >= 1")
     async with open_store(args.token_store, create=False) as store:
         client = make_client(args, store)
         ids = wanted if wanted is not None else await stored_school_ids(store)
         if not ids:
-            raise CLIError(f"no school tokens in {args.token_store!r}")
-        sink = sink_for_path(sink_path)
-        state_path = Path(args.state) if args.state else _state_path(sink_path)
+            raise CLIError(f"no school tokens in {shown(args.token_store)!r}")
+        # A sync job holds a connection from its first write to its commit.
+        sink: Any = (PostgresSink(args.sink, pool_size=args.concurrency + 2) if postgres
+                     else sink_for_path(sink_path or Path(".")))
         async with client:
             await sink.open()
             try:
-                async with SQLiteSyncState(state_path) as state:
+                async with open_state(args.state, sink_path, sink=sink) as state:
                     engine = SyncEngine(client, sink, state, resources=resources,
                                         concurrency=args.concurrency)
                     with ui.progress(ids, resources) as progress:
@@ -169,7 +233,8 @@ async def cmd_sync(args: argparse.Namespace, ui: UI) -> int:
                         report = await engine.run(ids)
             finally:
                 await sink.close()
-    ui.report_table(f"Sync into {args.sink}", report)
+    where = sink.dsn if postgres else args.sink
+    ui.report_table(f"Sync into {where}", report)
     return 0 if report.ok else 1
 
 
@@ -196,11 +261,11 @@ async def cmd_token(args: argparse.Namespace, ui: UI) -> int:
             if args.token_command == "exchange":
                 token = await client.exchange_code(args.code, redirect_uri=args.redirect_uri)
                 ui.line(f"stored the token of school {token.school_id} "
-                        f"({len(token.scopes)} scopes) in {args.token_store}")
+                        f"({len(token.scopes)} scopes) in {shown(args.token_store)}")
             elif args.token_command == "refresh":
                 ids = parse_school_ids(args.schools) or await stored_school_ids(store)
                 if not ids:
-                    raise CLIError(f"no school tokens in {args.token_store!r}")
+                    raise CLIError(f"no school tokens in {shown(args.token_store)!r}")
                 failed = 0
                 for sid in ids:
                     try:
@@ -212,7 +277,7 @@ async def cmd_token(args: argparse.Namespace, ui: UI) -> int:
                 return 1 if failed else 0
             else:  # client-credentials
                 await client.client_credentials()
-                ui.line(f"stored the app token in {args.token_store}")
+                ui.line(f"stored the app token in {shown(args.token_store)}")
     return 0
 
 
@@ -230,7 +295,8 @@ async def cmd_status(args: argparse.Namespace, ui: UI) -> int:
     wanted = parse_school_ids(args.schools)
     runs: dict[int, SyncRun] = {}
     if args.sink:
-        sink = sink_for_path(_check_existing_sink(args.sink))
+        sink: Any = (PostgresSink(args.sink, pool_size=2) if is_dsn(args.sink)
+                     else sink_for_path(_check_existing_sink(args.sink)))
         try:
             await sink.open()
             runs = await sink.last_runs()

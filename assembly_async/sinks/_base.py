@@ -8,16 +8,29 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from .._client.syncstate import SyncState
 from .._core.errors import ConfigurationError
+from .._core.responses import Validators
 
-__all__ = ["IdLister", "RunRecorder", "Sink", "SyncRun", "check_resource_name", "record_key"]
+__all__ = [
+    "IdLister",
+    "JobTransaction",
+    "RunRecorder",
+    "Sink",
+    "SyncRun",
+    "TransactionalSink",
+    "check_resource_name",
+    "record_key",
+]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: Tables the sinks keep for themselves: never a resource's table.
+_RESERVED = frozenset({"sync_runs", "sync_state", "assembly_schema", "assembly_resources"})
 
 
 def check_resource_name(resource: str) -> str:
     """Resource names become table and file names: lower-case identifiers only."""
-    if not isinstance(resource, str) or not _NAME.match(resource) or resource == "sync_runs":
+    if not isinstance(resource, str) or not _NAME.match(resource) or resource in _RESERVED:
         raise ConfigurationError(f"invalid resource name {resource!r}")
     return resource
 
@@ -85,3 +98,42 @@ class IdLister(Protocol):
     """
 
     async def ids(self, resource: str, school_id: int) -> set[Any]: ...
+
+
+@runtime_checkable
+class JobTransaction(Protocol):
+    """One sync job's writes, committed together with its watermark or not at all.
+
+    A job is one (school, resource) delta. ``write`` and ``remove`` stream the
+    job's pages into the transaction (nothing is visible to readers yet);
+    ``ids`` lists the stored ids as the transaction sees them; ``commit``
+    writes the watermark ``validators`` under ``key`` (None: leave the stored
+    watermark as it is) in the same transaction and commits. ``rollback``
+    discards everything; it is safe after ``commit`` and when called twice.
+    A process killed at any point leaves the records and the watermark of the
+    job both committed or both untouched.
+    """
+
+    async def write(self, records: list[dict[str, Any]]) -> None: ...
+
+    async def remove(self, ids: Sequence[Any]) -> None: ...
+
+    async def ids(self) -> set[Any]: ...
+
+    async def commit(self, key: str, validators: Validators | None) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+@runtime_checkable
+class TransactionalSink(Protocol):
+    """Optional sink extension: records and watermarks in one database.
+
+    ``begin_job`` returns a :class:`JobTransaction` when ``state`` keeps its
+    watermarks in this sink's own database (a :class:`PostgresSyncState` on the
+    same schema, a ``SQLiteSyncState`` on the same file), else None: the engine
+    then writes records and watermark separately, as with any sink.
+    """
+
+    async def begin_job(self, school_id: int, resource: str,
+                        state: SyncState) -> JobTransaction | None: ...

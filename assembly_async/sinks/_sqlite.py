@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .._client.syncstate import SyncState
 from .._core.errors import ConfigurationError
 from .._core.storage import connect, sqlite_errors
 from ._base import SyncRun, check_resource_name, record_key
+from ._sqlite_job import SYNC_STATE_DDL, SQLiteJob, atomic, same_file
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -123,16 +125,11 @@ class SQLiteSink:
         db = self._conn()
         async with self._lock, sqlite_errors(self.path, "writing the SQLite sink"):
             await self._ensure_table(db, resource)
-            await db.execute("BEGIN")
-            try:
+            async with atomic(db):
                 await db.executemany(
                     f'INSERT OR REPLACE INTO "{resource}" (school_id, id, raw, synced_at) '
                     "VALUES (?, ?, ?, ?)", rows,
                 )
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
 
     async def remove(self, school_id: int, resource: str, ids: Sequence[Any]) -> None:
         """Delete the given ids of one school (unknown ids are ignored)."""
@@ -142,16 +139,24 @@ class SQLiteSink:
         db = self._conn()
         async with self._lock, sqlite_errors(self.path, "writing the SQLite sink"):
             await self._ensure_table(db, resource)
-            await db.execute("BEGIN")
-            try:
+            async with atomic(db):
                 await db.executemany(
                     f'DELETE FROM "{resource}" WHERE school_id = ? AND id = ?',
                     [(school_id, i) for i in ids],
                 )
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
+
+    async def begin_job(self, school_id: int, resource: str,
+                        state: SyncState) -> SQLiteJob | None:
+        """A job transaction when ``state`` is a ``SQLiteSyncState`` on this very file
+        (its ``sqlite_path``): the job's records and watermark then commit together."""
+        path = getattr(state, "sqlite_path", None)
+        if path is None or not isinstance(self.path, Path) or not same_file(path, self.path):
+            return None
+        check_resource_name(resource)
+        db = self._conn()
+        async with self._lock, sqlite_errors(self.path, "writing the SQLite sink"):
+            await db.execute(SYNC_STATE_DDL)
+        return SQLiteJob(db, self._lock, school_id, resource, self._ensure_table, self.path)
 
     # -- reading back -----------------------------------------------------------
 
