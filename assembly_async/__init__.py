@@ -68,6 +68,7 @@ from ._sync.engine import (
 )
 from ._sync.sqlite_state import SQLiteSyncState
 from .models._converter import make_converter
+from .models._problems import DecodeProblem
 
 _configure_logging()  # ASSEMBLY_LOG=debug|info: the SDK's log on stderr, no code needed
 
@@ -86,6 +87,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailed",
     "DecodeError",
+    "DecodeProblem",
     "Delta",
     "Event",
     "EventKind",

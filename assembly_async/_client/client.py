@@ -54,7 +54,12 @@ class AssemblyClient:
     environment's hosts (local servers, proxies). ``timeout`` is seconds per
     attempt or a :class:`Timeouts`. ``converter`` is a cattrs converter from
     :func:`make_converter` that you customised; the fast decoding path is then
-    off unless ``fast_decode=True``.
+    off unless ``fast_decode=True``. A value that does not fit its model (the
+    documentation's own ``2015-02-31``) costs that field, not the page: the
+    record is kept without it and a :class:`DecodeProblem` is reported to the
+    ``assembly_async.decode`` log, the hooks, ``Page.problems`` and
+    ``Delta.problems``; ``strict_decode=True`` (or per call
+    ``CallOptions(strict_decode=True)``) raises :class:`DecodeError` instead.
 
     With ``client_id``/``client_secret`` the client runs OAuth: school tokens
     live in ``token_store`` (in memory by default; :class:`SQLiteTokenStore`
@@ -95,7 +100,8 @@ class AssemblyClient:
     them in the query string as the API's documentation shows.
 
     ``hooks`` (:class:`Hooks`) are told of every request, response,
-    retry, budget wait, refresh and 304; :meth:`stats` counts them per school.
+    retry, budget wait, refresh, 304 and decode problem; :meth:`stats` counts
+    requests per school.
     """
 
     def __init__(
@@ -112,6 +118,7 @@ class AssemblyClient:
         trace_configs: Sequence[TraceConfig] = (),
         converter: Any = None,
         fast_decode: bool | None = None,
+        strict_decode: bool = False,
         user_agent: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
@@ -140,6 +147,7 @@ class AssemblyClient:
         self.config = ClientConfig.create(
             environment=environment, api_url=api_url, oauth_url=oauth_url,
             api_version=api_version, timeouts=timeouts, user_agent=user_agent,
+            strict_decode=strict_decode,
             max_body=max_body, max_retry_after=max_retry_after,
         )
         if transport is not None and session is not None:

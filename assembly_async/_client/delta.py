@@ -31,6 +31,7 @@ from .._core.errors import ConfigurationError, PagingError
 from .._core.operations import OPERATIONS, SDK_CALLS
 from .._core.responses import Validators
 from .._core.walk import WalkSummary
+from ..models._problems import DecodeProblem
 from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
 from .runner import OperationRunner
 from .syncstate import SyncState, sync_key
@@ -77,9 +78,13 @@ class Delta(Generic[T]):
     ``requests`` (HTTP requests used), ``full`` (no watermark was stored: a
     first, full sync), ``proven`` (the list walk is provably the whole list:
     only then may a full sync remove what it did not see; ``walk`` holds the
-    evidence). The new watermark is saved on a clean ``__aexit__`` after the
-    delta was consumed to its end; otherwise the state is untouched. A walk
-    whose paging does not add up raises :class:`PagingError` (nothing commits).
+    evidence), ``problems`` (values that did not fit the model, with their raw
+    values: see :class:`DecodeProblem`; raw pages are checked against the
+    model too, so a bulk sync counts them). The new watermark is saved on a
+    clean ``__aexit__`` after the delta was consumed to its end; otherwise the
+    state is untouched. A walk whose paging does not add up raises
+    :class:`PagingError` (nothing commits). Decode problems do not stop the
+    watermark: the records were delivered (raw pages keep every value).
     """
 
     def __init__(
@@ -129,6 +134,8 @@ class Delta(Generic[T]):
         self.shifted = False
         #: The paging evidence of the list walk, once it ended.
         self.walk: WalkSummary | None = None
+        #: Values of the walked pages that did not fit the model (raw values included).
+        self.problems: list[DecodeProblem] = []
 
     @property
     def model(self) -> type[T]:
@@ -225,7 +232,7 @@ class Delta(Generic[T]):
         await self._load()
         paginator = self._runner.paginate(
             self._op, self._model, self._path_args, self._query, per_page=self._per_page,
-            options=self._options, validators=self._stored,
+            options=self._options, validators=self._stored, check=self._model,
         )
         paginator.concurrency = self._concurrency
         self._paginators.append(paginator)
@@ -297,6 +304,8 @@ class _DeltaWalk(Generic[X]):
         if page is None:
             self._ended = True
             await self._delta._finish(self._walker)
+        elif page.problems:
+            self._delta.problems.extend(page.problems)
         return page
 
     async def aclose(self) -> None:

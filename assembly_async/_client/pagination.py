@@ -43,6 +43,7 @@ from .._core.errors import BadRequest
 from .._core.paging import MAX_PER_PAGE, PageInfo, page_size_used
 from .._core.responses import Validators
 from .._core.walk import WalkSummary
+from ..models._problems import DecodeProblem
 from .pagesizes import PageSizes
 from .walker import DEFAULT_CONCURRENCY, PageWalker, record_id
 
@@ -75,6 +76,14 @@ class Page(Generic[T]):
     page came from (redacted); a walk uses them as evidence. ``status`` and
     ``headers`` (lower-cased names) are the HTTP answer's: the raw access of a
     list call.
+    ``problems`` are the values that did not fit the model (each record was
+    kept without them, or left out: see :class:`DecodeProblem`); they carry
+    the raw values, which the page's caller may need and nobody else sees.
+    On a raw page (``raw_pages()`` of a delta) the records are all there, as
+    sent; the problems say what the typed models would lack. ``left_out``
+    counts the records the server sent that are not in ``items`` because they
+    could not become models (no usable ``id``): a walk still counts them as
+    received.
     """
 
     items: list[T]
@@ -86,6 +95,8 @@ class Page(Generic[T]):
     url: str | None = None
     status: int | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    problems: tuple[DecodeProblem, ...] = ()
+    left_out: int = 0
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

@@ -302,6 +302,7 @@ class _Run:
                         if seen is not None:
                             seen.update(r.get("id") for r in page)
                     res.requests = delta.requests
+                    res.add_problems(delta.problems[res.decode_problems:])
                     await self.emit(sid, res)
                 left = list(delta.left_ids or ())
                 if lister is not None and seen is not None and not delta.not_modified:

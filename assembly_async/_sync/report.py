@@ -2,7 +2,10 @@
 
 ``SchoolResult.requests``/``not_modified``/``retries`` come from the pipeline's
 per-school counters (every HTTP attempt, every 304), so they match what the
-API saw; records and removals come from the jobs themselves.
+API saw; records and removals come from the jobs themselves. Decode problems
+(values that do not fit their model) are counted per job and school; the
+sink has every record with its values as sent, and the report keeps the first
+few problems per job without their values (they may be personal data).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Callable
 from typing import Literal
 
 import attrs
+
+from ..models._problems import DecodeProblem
 
 __all__ = [
     "JobState",
@@ -25,6 +30,8 @@ __all__ = [
 #: Life of one (school, resource) job.
 JobState = Literal["queued", "running", "done", "not_modified", "failed", "skipped", "cancelled"]
 _FINAL = frozenset({"done", "not_modified", "failed", "skipped", "cancelled"})
+#: Decode problems a job keeps (redacted) in its result; all are counted.
+KEPT_PROBLEMS = 20
 
 
 @attrs.frozen
@@ -69,6 +76,17 @@ class ResourceResult:
     full: bool | None = None
     error: BaseException | None = None
     elapsed: float = 0.0
+    #: Values of the synced records that did not fit their model (the sink
+    #: stored them as sent); ``problems`` holds the first few, redacted.
+    decode_problems: int = 0
+    problems: list[DecodeProblem] = attrs.field(factory=list)
+
+    def add_problems(self, found: list[DecodeProblem]) -> None:
+        """Count ``found`` and keep the first few without their values."""
+        self.decode_problems += len(found)
+        room = KEPT_PROBLEMS - len(self.problems)
+        if room > 0:
+            self.problems.extend(p.redacted() for p in found[:room])
 
 
 @attrs.define
@@ -96,6 +114,11 @@ class SchoolResult:
     @property
     def removals(self) -> int:
         return sum(r.removals for r in self.resources.values())
+
+    @property
+    def decode_problems(self) -> int:
+        """Values of this school's records that did not fit their model."""
+        return sum(r.decode_problems for r in self.resources.values())
 
     @property
     def requests(self) -> int:
@@ -141,6 +164,11 @@ class SyncReport:
     @property
     def removals(self) -> int:
         return sum(s.removals for s in self.schools.values())
+
+    @property
+    def decode_problems(self) -> int:
+        """Values that did not fit their model, across all schools."""
+        return sum(s.decode_problems for s in self.schools.values())
 
     @property
     def requests(self) -> int:

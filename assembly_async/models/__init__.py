@@ -11,7 +11,6 @@ from assembly_async.models._generated import (
     AttendanceSummary,
     AuthorizationsV1,
     AuthorizationV1,
-    AwareDateTime,
     BulkResultResponse,
     BulkResultsBody,
     CalendarEvent,
@@ -95,8 +94,11 @@ from assembly_async.models._generated import (
     TimetableSupervisors,
     YearGroup,
 )
+from assembly_async.models._problems import NO_VALUE, DecodeProblem
+from assembly_async.models._types import CalendarDate, Code, Instant
 
 __all__ = [
+    "NO_VALUE",
     "SCHEMAS",
     "AcademicYear",
     "AcademicYearTerms",
@@ -106,14 +108,16 @@ __all__ = [
     "AttendanceSummary",
     "AuthorizationV1",
     "AuthorizationsV1",
-    "AwareDateTime",
     "BulkResultResponse",
     "BulkResultsBody",
+    "CalendarDate",
     "CalendarEvent",
     "Closure",
+    "Code",
     "Contact",
     "ContactAddress",
     "ContactStudents",
+    "DecodeProblem",
     "DietaryNeed",
     "EmailInfo",
     "Enrolment",
@@ -125,6 +129,7 @@ __all__ = [
     "Group",
     "GroupMisSubject",
     "GroupMisSubjectSubject",
+    "Instant",
     "LearningAim",
     "Lesson",
     "LessonGroup",

@@ -37,6 +37,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="issue a new refresh token with every refresh")
     p.add_argument("--token-store", metavar="PATH",
                    help="also write every school's token into this SQLite token store")
+    p.add_argument("--oddities", action="store_true",
+                   help="serve real-world oddities on some records (2015-02-31, numbers as text)")
     return p.parse_args(argv)
 
 
@@ -82,7 +84,8 @@ async def serve(args: argparse.Namespace) -> None:
                             time_scale=args.time_scale, students_per_school=args.students,
                             staff_per_school=args.staff, rate_limit=args.rate_limit,
                             rate_window=args.rate_window, access_token_ttl=args.access_token_ttl,
-                            rotate_refresh_tokens=args.rotate_refresh_tokens) as fake:
+                            rotate_refresh_tokens=args.rotate_refresh_tokens,
+                            oddities=args.oddities) as fake:
         print(banner(fake), flush=True)
         if args.token_store:
             print(await write_store(fake, args.token_store), flush=True)

@@ -32,6 +32,7 @@ from ._http import (
     parse_query,
     parse_version,
 )
+from ._oddities import oddify
 from ._opspec import OpInfo, operations
 from ._stats import LoggedRequest
 from ._util import Rec, dumps, http_date, parse_http_date, token_id
@@ -117,18 +118,20 @@ def _still_fresh(request: web.Request, validators: dict[str, str], found: list[R
 def render(ctx: Ctx, result: Result, page: int, per_page: int) -> web.StreamResponse:
     if isinstance(result, web.StreamResponse):
         return result
+    odd = ctx.core.cfg.oddities
     if isinstance(result, Body):
         if result.payload is None:
             return web.Response(status=result.status, headers=result.headers)
+        payload = oddify(result.payload) if odd and result.status < 300 else result.payload
         if ctx.found and ctx.request.method == "GET" and result.status == 200:
             # A single record: validators, and 304 when the client's copy is current.
-            body = dumps(result.payload)
+            body = dumps(payload)
             validated = {**result.headers, **record_validators(ctx, body)}
             if _still_fresh(ctx.request, validated, ctx.found):
                 return web.Response(status=304, headers=validated)
             return web.Response(body=body, status=200, headers=validated,
                                 content_type="application/json", charset="utf-8")
-        return json_response(result.payload, result.status, result.headers)
+        return json_response(payload, result.status, result.headers)
     assert isinstance(result, Listing)
     headers: dict[str, str] = {}
     records = list(result.records)
@@ -144,6 +147,8 @@ def render(ctx: Ctx, result: Result, page: int, per_page: int) -> web.StreamResp
                 return web.Response(status=304, headers=headers)
     info = PageInfo(len(records), page, per_page)
     data = [result.render(r) for r in records[info.start:info.stop]]
+    if odd:
+        data = oddify(data)
     if ctx.version == "1":
         return json_response(info.envelope(data), headers=headers)
     headers.update(info.headers())
