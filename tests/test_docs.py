@@ -5,9 +5,10 @@ namespace per page (top-level ``await`` allowed, as in ``python -m asyncio``),
 ``# file:`` blocks form an example project whose pytest run must pass, and
 ``sh`` blocks run their ``assembly-async`` lines in bash. The placeholders the
 docs ask the reader to fill (``YOUR-SCHOOL-TOKEN``, ``CLIENT_ID``, ``code``,
-``save``, ``school_ids``, ``...`` in exports, ``CODE``) are filled here; the
-docs' own code is never edited. The sandbox and production hosts point at the
-fake, whose first school is 123 as in the examples. See tests/_docblocks.py.
+``save``, ``alert``, ``keep_for_review``, ``school_ids``, ``...`` in exports,
+``CODE``) are filled here; the docs' own code is never edited. The sandbox and
+production hosts point at the fake, whose first school is 123 as in the
+examples. See tests/_docblocks.py.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class Page:
             "code": _code(fake),
             "school_ids": [SCHOOL],
             "save": self.saved.append,
+            "alert": self.saved.append,
+            "keep_for_review": lambda *args: self.saved.append(args),
         }
         self.exports: list[str] = []
         #: The PostgreSQL database the page's Python synced into (its sql blocks run there).

@@ -62,7 +62,7 @@ def test_every_schema_has_a_class() -> None:
 
 
 def test_exports() -> None:
-    extras = {"CalendarDate", "Code", "DecodeProblem", "Instant", "NO_VALUE"}
+    extras = {"CalendarDate", "Code", "DecodeProblem", "Instant", "NO_VALUE", "Model", "full_repr"}
     assert sorted(models.__all__) == sorted([*_generated.__all__, *extras])
     assert set(_generated.SCHEMAS) | {"SCHEMAS", *extras} == set(models.__all__)
 

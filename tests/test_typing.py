@@ -31,7 +31,11 @@ GOOD = textwrap.dedent('''
             page = await school.students.list(per_page=50).page(2)
             assert_type(page, Page[Student])
             assert_type(page.headers["total"], str)
-            assert_type(await school.students.get(15, demographics=True), Student)
+            one = await school.students.get(15, demographics=True)
+            assert_type(one, Student)
+            assert_type(one.id, int)
+            assert_type(one.to_dict(), dict[str, Any])
+            assert_type(one.to_json(), str)
             assert_type(await school.staff_members.get(3), StaffMember)
             assert_type(await school.me(), Me | MeV1)
 

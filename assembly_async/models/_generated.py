@@ -11,13 +11,16 @@ spec gives. Date fields are ``CalendarDate`` (``datetime.date``) or
 ``Instant`` (an aware ``datetime.datetime``), and ``Code`` is a ``str`` the API
 may send as a number: ``tools/field_rules.py`` says which, and why. Enums are
 plain strings so unknown values never fail to decode. Arrays become tuples so
-that models stay immutable and hashable.
+that models stay immutable and hashable. Every class is a :class:`Model`:
+``to_dict()``, ``to_json()``, and a repr that shows ids and kinds but no
+personal data (``ASSEMBLY_REPR=full`` shows everything).
 """
 
 from typing import Any
 
 import attrs
 
+from ._base import Model
 from ._types import CalendarDate, Code, FiniteFloat, Instant
 
 __all__ = [
@@ -115,8 +118,8 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class AcademicYearTerms:
+@attrs.frozen(kw_only=True, repr=False)
+class AcademicYearTerms(Model):
     """A term within an academic year (needs calendar scope)."""
 
     #: Type tag of the object. Normally "term".
@@ -128,8 +131,8 @@ class AcademicYearTerms:
     end_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AcademicYear:
+@attrs.frozen(kw_only=True, repr=False)
+class AcademicYear(Model):
     """A school year."""
 
     #: Type tag of the object. Normally "academic_year".
@@ -142,8 +145,8 @@ class AcademicYear:
     terms: tuple[AcademicYearTerms, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Assessment:
+@attrs.frozen(kw_only=True, repr=False)
+class Assessment(Model):
     """An assessment (source of results)."""
 
     #: Type tag of the object. Normally "assessment".
@@ -156,8 +159,8 @@ class Assessment:
     mis_assessments: tuple[str, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AssessmentPoint:
+@attrs.frozen(kw_only=True, repr=False)
+class AssessmentPoint(Model):
     """A point in time results attach to; identified by rank."""
 
     #: Type tag of the object. Normally "assessment_point".
@@ -168,8 +171,8 @@ class AssessmentPoint:
     year_code: Code | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Attendance:
+@attrs.frozen(kw_only=True, repr=False)
+class Attendance(Model):
     """One AM or PM attendance mark."""
 
     #: Type tag of the object. Normally "attendance".
@@ -186,8 +189,8 @@ class Attendance:
     comments: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AttendanceSummary:
+@attrs.frozen(kw_only=True, repr=False)
+class AttendanceSummary(Model):
     """A student's attendance totals for a period."""
 
     #: Type tag of the object. Normally "attendance_summary".
@@ -207,15 +210,15 @@ class AttendanceSummary:
     unauthorised_absence_sessions: FiniteFloat | None = None
 
 
-@attrs.frozen(kw_only=True)
-class BulkResultResponse:
+@attrs.frozen(kw_only=True, repr=False)
+class BulkResultResponse(Model):
     """Outcome of a bulk result update."""
 
     message: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ResultUpdate:
+@attrs.frozen(kw_only=True, repr=False)
+class ResultUpdate(Model):
     """One result change."""
 
     student_id: int | None = None
@@ -224,15 +227,15 @@ class ResultUpdate:
     result_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class BulkResultsBody:
+@attrs.frozen(kw_only=True, repr=False)
+class BulkResultsBody(Model):
     """Request body for bulk result updates."""
 
     results: tuple[ResultUpdate, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CalendarEvent:
+@attrs.frozen(kw_only=True, repr=False)
+class CalendarEvent(Model):
     """A school calendar event."""
 
     #: Type tag of the object. Normally "calendar_event".
@@ -247,8 +250,8 @@ class CalendarEvent:
     end_date: Instant | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Closure:
+@attrs.frozen(kw_only=True, repr=False)
+class Closure(Model):
     """A period when a room is closed."""
 
     #: Type tag of the object. Normally "closure".
@@ -260,8 +263,8 @@ class Closure:
     end_date: Instant | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ContactAddress:
+@attrs.frozen(kw_only=True, repr=False)
+class ContactAddress(Model):
     """Address of a contact."""
 
     #: Type tag of the object. Normally "address".
@@ -274,8 +277,8 @@ class ContactAddress:
     postcode: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentContactRelationship:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentContactRelationship(Model):
     """How a contact relates to a student."""
 
     #: Type tag of the object. Normally "relationship".
@@ -285,8 +288,8 @@ class StudentContactRelationship:
     parental_responsibility: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ContactStudents:
+@attrs.frozen(kw_only=True, repr=False)
+class ContactStudents(Model):
     """Link from a contact to a student."""
 
     #: Type tag of the object. Normally "contact_student".
@@ -295,8 +298,8 @@ class ContactStudents:
     relationship: StudentContactRelationship | None = None
 
 
-@attrs.frozen(kw_only=True)
-class EmailInfo:
+@attrs.frozen(kw_only=True, repr=False)
+class EmailInfo(Model):
     """An email address with its type."""
 
     #: Type tag of the object. Normally "email".
@@ -309,8 +312,8 @@ class EmailInfo:
     is_primary: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TelephoneNumberInfo:
+@attrs.frozen(kw_only=True, repr=False)
+class TelephoneNumberInfo(Model):
     """A phone number with its type."""
 
     #: Type tag of the object. Normally "telephone_number".
@@ -323,8 +326,8 @@ class TelephoneNumberInfo:
     is_primary: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Contact:
+@attrs.frozen(kw_only=True, repr=False)
+class Contact(Model):
     """A contact person for one or more students."""
 
     #: Type tag of the object. Normally "contact".
@@ -344,8 +347,8 @@ class Contact:
     students: tuple[ContactStudents, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class DietaryNeed:
+@attrs.frozen(kw_only=True, repr=False)
+class DietaryNeed(Model):
     """A dietary need defined in the MIS."""
 
     #: Type tag of the object. Normally "dietary_need".
@@ -356,8 +359,8 @@ class DietaryNeed:
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Enrolment:
+@attrs.frozen(kw_only=True, repr=False)
+class Enrolment(Model):
     """A student's membership of a group."""
 
     #: Type tag of the object. Normally "enrolment".
@@ -370,8 +373,8 @@ class Enrolment:
     end_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Exclusion:
+@attrs.frozen(kw_only=True, repr=False)
+class Exclusion(Model):
     """A student exclusion."""
 
     #: Type tag of the object. Normally "exclusion".
@@ -392,8 +395,8 @@ class Exclusion:
     exclusion_length: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Facet:
+@attrs.frozen(kw_only=True, repr=False)
+class Facet(Model):
     """Result category: achieved, target, prediction or baseline."""
 
     #: Type tag of the object. Normally "facet".
@@ -404,8 +407,8 @@ class Facet:
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class FsmEntitlement:
+@attrs.frozen(kw_only=True, repr=False)
+class FsmEntitlement(Model):
     """A free school meals entitlement period."""
 
     #: Type tag of the object. Normally "fsm_entitlement".
@@ -416,8 +419,8 @@ class FsmEntitlement:
     end_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Grade:
+@attrs.frozen(kw_only=True, repr=False)
+class Grade(Model):
     """One grade (name and value)."""
 
     #: Type tag of the object. Normally "grade".
@@ -428,8 +431,8 @@ class Grade:
     value: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GradeSet:
+@attrs.frozen(kw_only=True, repr=False)
+class GradeSet(Model):
     """A named set of grades."""
 
     #: Type tag of the object. Normally "grade_set".
@@ -440,8 +443,8 @@ class GradeSet:
     grades: tuple[Grade, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GroupMisSubjectSubject:
+@attrs.frozen(kw_only=True, repr=False)
+class GroupMisSubjectSubject(Model):
     """Platform subject mapped from an MIS subject."""
 
     #: Type tag of the object. Normally "subject".
@@ -454,8 +457,8 @@ class GroupMisSubjectSubject:
     alt_code: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class GroupMisSubject:
+@attrs.frozen(kw_only=True, repr=False)
+class GroupMisSubject(Model):
     """MIS subject attached to a group."""
 
     #: Type tag of the object. Normally "mis_subject".
@@ -467,8 +470,8 @@ class GroupMisSubject:
     subject: GroupMisSubjectSubject | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Supervisor:
+@attrs.frozen(kw_only=True, repr=False)
+class Supervisor(Model):
     """Staff supervisor of a group."""
 
     #: Type tag of the object. Normally "supervisor".
@@ -477,8 +480,8 @@ class Supervisor:
     role: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Group:
+@attrs.frozen(kw_only=True, repr=False)
+class Group(Model):
     """A group of students of any type."""
 
     #: Type tag of the object. Normally "group".
@@ -497,8 +500,8 @@ class Group:
     student_ids: tuple[int, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LearningAim:
+@attrs.frozen(kw_only=True, repr=False)
+class LearningAim(Model):
     """A post-16 learning aim."""
 
     #: Type tag of the object. Normally "learning_aim".
@@ -510,8 +513,8 @@ class LearningAim:
     expiry_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LessonGroupMisSubject:
+@attrs.frozen(kw_only=True, repr=False)
+class LessonGroupMisSubject(Model):
     """MIS subject of a lesson's group."""
 
     #: Type tag of the object. Normally "mis_subject".
@@ -524,8 +527,8 @@ class LessonGroupMisSubject:
     alt_code: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MisSubjectSubject:
+@attrs.frozen(kw_only=True, repr=False)
+class MisSubjectSubject(Model):
     """Platform subject mapped from an MIS subject."""
 
     #: Type tag of the object. Normally "subject".
@@ -536,8 +539,8 @@ class MisSubjectSubject:
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LessonGroup:
+@attrs.frozen(kw_only=True, repr=False)
+class LessonGroup(Model):
     """Group taught in a lesson."""
 
     #: Type tag of the object. Normally "group".
@@ -553,8 +556,8 @@ class LessonGroup:
     subject: MisSubjectSubject | None = None
 
 
-@attrs.frozen(kw_only=True)
-class LessonRooms:
+@attrs.frozen(kw_only=True, repr=False)
+class LessonRooms(Model):
     """Room of a lesson."""
 
     #: Type tag of the object. Normally "room".
@@ -566,8 +569,8 @@ class LessonRooms:
     description: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Lesson:
+@attrs.frozen(kw_only=True, repr=False)
+class Lesson(Model):
     """A lesson (room lessons endpoint).
 
     Note: Enum spelling 'InvigulationCover' differs from TimetableLessons ('InvigilationCover');
@@ -588,8 +591,8 @@ class Lesson:
     rooms: tuple[LessonRooms, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MeToken:
+@attrs.frozen(kw_only=True, repr=False)
+class MeToken(Model):
     """Token level and scopes."""
 
     #: Known values: "app", "school" (others are kept as given).
@@ -597,8 +600,8 @@ class MeToken:
     scopes: tuple[str, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Me:
+@attrs.frozen(kw_only=True, repr=False)
+class Me(Model):
     """The calling application and its token (v1.1 /me).
 
     Note: Field `decription` is spelled this way in the source.
@@ -623,8 +626,8 @@ class Me:
     token: MeToken | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MedicalCondition:
+@attrs.frozen(kw_only=True, repr=False)
+class MedicalCondition(Model):
     """A medical condition defined in the MIS."""
 
     #: Type tag of the object. Normally "medical_condition".
@@ -635,8 +638,8 @@ class MedicalCondition:
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MisSubject:
+@attrs.frozen(kw_only=True, repr=False)
+class MisSubject(Model):
     """A subject as named in the MIS."""
 
     #: Type tag of the object. Normally "mis_subject".
@@ -650,8 +653,8 @@ class MisSubject:
     subject: MisSubjectSubject | None = None
 
 
-@attrs.frozen(kw_only=True)
-class PpEntitlement:
+@attrs.frozen(kw_only=True, repr=False)
+class PpEntitlement(Model):
     """A pupil premium entitlement period."""
 
     #: Type tag of the object. Normally "pp_entitlement".
@@ -662,8 +665,8 @@ class PpEntitlement:
     end_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class RegistrationGroup:
+@attrs.frozen(kw_only=True, repr=False)
+class RegistrationGroup(Model):
     """A registration (form) group."""
 
     #: Type tag of the object. Normally "registration_group".
@@ -677,8 +680,8 @@ class RegistrationGroup:
     student_ids: tuple[int, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Result:
+@attrs.frozen(kw_only=True, repr=False)
+class Result(Model):
     """A student's result for an assessment.
 
     Note: The PHP client defaults `object` to 'result_date', which looks like a generator slip.
@@ -699,8 +702,8 @@ class Result:
     updated_at: Instant | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ResultEntry:
+@attrs.frozen(kw_only=True, repr=False)
+class ResultEntry(Model):
     """One result to create."""
 
     student_id: int | None = None
@@ -708,8 +711,8 @@ class ResultEntry:
     result_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ResultBody:
+@attrs.frozen(kw_only=True, repr=False)
+class ResultBody(Model):
     """Request body to create results."""
 
     subject_id: int | None = None
@@ -719,8 +722,8 @@ class ResultBody:
     results: tuple[ResultEntry, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Room:
+@attrs.frozen(kw_only=True, repr=False)
+class Room(Model):
     """A room."""
 
     #: Type tag of the object. Normally "room".
@@ -733,8 +736,8 @@ class Room:
     maximum_capacity: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class School:
+@attrs.frozen(kw_only=True, repr=False)
+class School(Model):
     """The school bound to the token."""
 
     #: Type tag of the object. Normally "school".
@@ -754,8 +757,8 @@ class School:
     head_teacher: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class SchoolStatus:
+@attrs.frozen(kw_only=True, repr=False)
+class SchoolStatus(Model):
     """Sync status of the school."""
 
     #: Type tag of the object. Normally "school_status".
@@ -765,8 +768,8 @@ class SchoolStatus:
     last_sync_status: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class SenCategory:
+@attrs.frozen(kw_only=True, repr=False)
+class SenCategory(Model):
     """A SEN provision period."""
 
     #: Type tag of the object. Normally "sen_category".
@@ -779,8 +782,8 @@ class SenCategory:
     end_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class SenNeed:
+@attrs.frozen(kw_only=True, repr=False)
+class SenNeed(Model):
     """A SEN need."""
 
     #: Type tag of the object. Normally "sen_need".
@@ -795,8 +798,8 @@ class SenNeed:
     priority: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffAbsence:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffAbsence(Model):
     """A staff absence."""
 
     #: Type tag of the object. Normally "staff_absence".
@@ -813,8 +816,8 @@ class StaffAbsence:
     pay_rate: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffAllowance:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffAllowance(Model):
     """An allowance on a staff contract."""
 
     #: Type tag of the object. Normally "staff_allowance".
@@ -827,8 +830,8 @@ class StaffAllowance:
     end_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffRole:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffRole(Model):
     """A role on a staff contract."""
 
     #: Type tag of the object. Normally "staff_role".
@@ -840,8 +843,8 @@ class StaffRole:
     end_date: CalendarDate | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffSalary:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffSalary(Model):
     """Salary details on a staff contract."""
 
     #: Type tag of the object. Normally "staff_salary".
@@ -861,8 +864,8 @@ class StaffSalary:
     safeguarded_salary: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffContract:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffContract(Model):
     """A staff contract."""
 
     #: Type tag of the object. Normally "staff_contract".
@@ -885,8 +888,8 @@ class StaffContract:
     allowances: tuple[StaffAllowance, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffMemberAddress:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffMemberAddress(Model):
     """Address of a staff member."""
 
     #: Type tag of the object. Normally "address".
@@ -899,8 +902,8 @@ class StaffMemberAddress:
     postcode: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffMemberDemographics:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffMemberDemographics(Model):
     """Staff demographics."""
 
     #: Type tag of the object. Normally "staff_demographics".
@@ -912,8 +915,8 @@ class StaffMemberDemographics:
     disability_cdoe: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffQualification:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffQualification(Model):
     """A staff degree/qualification."""
 
     #: Type tag of the object. Normally "staff_qualification".
@@ -928,8 +931,8 @@ class StaffQualification:
     second_subject_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffMemberQualificationInfo:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffMemberQualificationInfo(Model):
     """Staff qualification summary."""
 
     #: Type tag of the object. Normally "staff_qualification_info".
@@ -941,8 +944,8 @@ class StaffMemberQualificationInfo:
     qualifications: tuple[StaffQualification, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StaffMember:
+@attrs.frozen(kw_only=True, repr=False)
+class StaffMember(Model):
     """A staff member."""
 
     #: Type tag of the object. Normally "staff_member".
@@ -972,8 +975,8 @@ class StaffMember:
     qualification_info: StaffMemberQualificationInfo | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StandardErrorData:
+@attrs.frozen(kw_only=True, repr=False)
+class StandardErrorData(Model):
     """Rate-limit details (429)."""
 
     count: int | None = None
@@ -981,8 +984,8 @@ class StandardErrorData:
     limit: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StandardError:
+@attrs.frozen(kw_only=True, repr=False)
+class StandardError(Model):
     """Error body: error code, message, optional data."""
 
     error: str | None = None
@@ -990,8 +993,8 @@ class StandardError:
     data: StandardErrorData | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentAddress:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentAddress(Model):
     """Address of a student."""
 
     #: Type tag of the object. Normally "address".
@@ -1004,8 +1007,8 @@ class StudentAddress:
     postcode: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentContacts:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentContacts(Model):
     """A contact linked to a student."""
 
     #: Type tag of the object. Normally "student_contact".
@@ -1014,8 +1017,8 @@ class StudentContacts:
     relationship: StudentContactRelationship | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentDemographics:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentDemographics(Model):
     """Student demographics."""
 
     #: Type tag of the object. Normally "student_demographics".
@@ -1040,8 +1043,8 @@ class StudentDemographics:
     sen_needs: tuple[SenNeed, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentLanguages:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentLanguages(Model):
     """Student language data."""
 
     #: Type tag of the object. Normally "student_languages".
@@ -1054,8 +1057,8 @@ class StudentLanguages:
     proficiency_in_english_name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentLearningAims:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentLearningAims(Model):
     """A learning aim taken by a student."""
 
     #: Type tag of the object. Normally "learning_aim_learner".
@@ -1069,8 +1072,8 @@ class StudentLearningAims:
     core_aim_indicator: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentMedicalNote:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentMedicalNote(Model):
     """A medical note on a student."""
 
     #: Type tag of the object. Normally "student_medical_note".
@@ -1085,8 +1088,8 @@ class StudentMedicalNote:
     last_modified_date: Instant | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentMedicalCondition:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentMedicalCondition(Model):
     """A student's medical condition."""
 
     #: Type tag of the object. Normally "student_medical_condition".
@@ -1099,8 +1102,8 @@ class StudentMedicalCondition:
     notes: tuple[StudentMedicalNote, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentMedical:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentMedical(Model):
     """Student medical data."""
 
     #: Type tag of the object. Normally "student_medical".
@@ -1113,8 +1116,8 @@ class StudentMedical:
     notes: tuple[StudentMedicalNote, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StudentPhoto:
+@attrs.frozen(kw_only=True, repr=False)
+class StudentPhoto(Model):
     """Student photo link and hash."""
 
     #: Type tag of the object. Normally "photo".
@@ -1123,8 +1126,8 @@ class StudentPhoto:
     hash: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Student:
+@attrs.frozen(kw_only=True, repr=False)
+class Student(Model):
     """A student."""
 
     #: Type tag of the object. Normally "student".
@@ -1157,8 +1160,8 @@ class Student:
     photo: StudentPhoto | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Subject:
+@attrs.frozen(kw_only=True, repr=False)
+class Subject(Model):
     """A Platform subject."""
 
     #: Type tag of the object. Normally "subject".
@@ -1170,8 +1173,8 @@ class Subject:
     mis_subjects: tuple[MisSubject, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TeachingGroup:
+@attrs.frozen(kw_only=True, repr=False)
+class TeachingGroup(Model):
     """A teaching group (class)."""
 
     #: Type tag of the object. Normally "teaching_group".
@@ -1189,8 +1192,8 @@ class TeachingGroup:
     assessment: Assessment | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableGroupMisSubject:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableGroupMisSubject(Model):
     """MIS subject of a timetable group."""
 
     #: Type tag of the object. Normally "mis_subject".
@@ -1203,8 +1206,8 @@ class TimetableGroupMisSubject:
     alt_code: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableGroup:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableGroup(Model):
     """Group in a timetable lesson."""
 
     #: Type tag of the object. Normally "group".
@@ -1220,8 +1223,8 @@ class TimetableGroup:
     subject: MisSubjectSubject | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableSupervisors:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableSupervisors(Model):
     """Supervisor of a timetable lesson."""
 
     #: Type tag of the object. Normally "supervisor".
@@ -1230,8 +1233,8 @@ class TimetableSupervisors:
     role: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableLessons:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableLessons(Model):
     """A lesson in a timetable period."""
 
     #: Type tag of the object. Normally "lesson".
@@ -1248,8 +1251,8 @@ class TimetableLessons:
     rooms: tuple[LessonRooms, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetablePeriods:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetablePeriods(Model):
     """A period in a timetable day."""
 
     #: Type tag of the object. Normally "period".
@@ -1266,8 +1269,8 @@ class TimetablePeriods:
     lessons: tuple[TimetableLessons, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableDays:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableDays(Model):
     """A day in a timetable."""
 
     #: Type tag of the object. Normally "day".
@@ -1281,8 +1284,8 @@ class TimetableDays:
     periods: tuple[TimetablePeriods, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Timetable:
+@attrs.frozen(kw_only=True, repr=False)
+class Timetable(Model):
     """A timetable."""
 
     #: Type tag of the object. Normally "timetable".
@@ -1299,8 +1302,8 @@ class Timetable:
     days: tuple[TimetableDays, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableStructurePeriods:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableStructurePeriods(Model):
     """A period in a timetable structure day."""
 
     #: Type tag of the object. Normally "period".
@@ -1316,8 +1319,8 @@ class TimetableStructurePeriods:
     display_order: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableStructureDays:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableStructureDays(Model):
     """A day in a timetable structure."""
 
     #: Type tag of the object. Normally "day".
@@ -1331,8 +1334,8 @@ class TimetableStructureDays:
     periods: tuple[TimetableStructurePeriods, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TimetableStructure:
+@attrs.frozen(kw_only=True, repr=False)
+class TimetableStructure(Model):
     """A timetable structure."""
 
     #: Type tag of the object. Normally "timetable".
@@ -1349,8 +1352,8 @@ class TimetableStructure:
     days: tuple[TimetableStructureDays, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class YearGroup:
+@attrs.frozen(kw_only=True, repr=False)
+class YearGroup(Model):
     """A year group."""
 
     #: Type tag of the object. Normally "year_group".
@@ -1365,8 +1368,8 @@ class YearGroup:
     student_ids: tuple[int, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ListEnvelopeV1:
+@attrs.frozen(kw_only=True, repr=False)
+class ListEnvelopeV1(Model):
     """API version 1 list wrapper; version 1.1 returns a bare array plus paging headers.
 
     Only returned by API version 1.
@@ -1382,8 +1385,8 @@ class ListEnvelopeV1:
     data: tuple[Any, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class OAuthTokenResponse:
+@attrs.frozen(kw_only=True, repr=False)
+class OAuthTokenResponse(Model):
     """Body returned by POST /oauth/token."""
 
     access_token: str | None = None
@@ -1400,8 +1403,8 @@ class OAuthTokenResponse:
     scopes: tuple[str, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AuthorizationV1:
+@attrs.frozen(kw_only=True, repr=False)
+class AuthorizationV1(Model):
     """Inline item of the ``data`` field of AuthorizationsV1."""
 
     #: Always "authorization".
@@ -1411,8 +1414,8 @@ class AuthorizationV1:
     school_urn: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class AuthorizationsV1:
+@attrs.frozen(kw_only=True, repr=False)
+class AuthorizationsV1(Model):
     """Version 1 shape of GET /authorizations (app plus authorising schools).
 
     Only returned by API version 1.
@@ -1425,16 +1428,16 @@ class AuthorizationsV1:
     data: tuple[AuthorizationV1, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MeV1App:
+@attrs.frozen(kw_only=True, repr=False)
+class MeV1App(Model):
     """Inline object in the ``app`` field of MeV1."""
 
     id: int
     name: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MeV1School:
+@attrs.frozen(kw_only=True, repr=False)
+class MeV1School(Model):
     """Inline object in the ``school`` field of MeV1."""
 
     id: int
@@ -1447,8 +1450,8 @@ class MeV1School:
     scopes: tuple[str, ...] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class MeV1:
+@attrs.frozen(kw_only=True, repr=False)
+class MeV1(Model):
     """Version 1 shape of GET /me; `school` only with a school token.
 
     Only returned by API version 1.
