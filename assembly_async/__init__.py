@@ -44,6 +44,7 @@ from ._core.errors import (
     UnexpectedStatus,
     UnprocessableEntity,
     UnsupportedVersion,
+    UsageError,
 )
 from ._core.paging import PageInfo
 from ._core.responses import Validators
@@ -133,6 +134,7 @@ __all__ = [
     "UnexpectedStatus",
     "UnprocessableEntity",
     "UnsupportedVersion",
+    "UsageError",
     "Validators",
     "WalkSummary",
     "__version__",

@@ -15,7 +15,7 @@ from .._core.config import (
     Environment,
     Timeouts,
 )
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, UsageError
 from .._http.events import Hooks, SchoolStats
 from .._http.pipeline import Pipeline
 from .._http.ratelimit import BudgetKey, RateLimiter, SlidingWindowLimiter
@@ -341,7 +341,7 @@ class AssemblyClient:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise UsageError("the client is closed")
 
     async def aclose(self) -> None:
         """Close the connection pool if the client created it (idempotent)."""
