@@ -45,6 +45,7 @@ from ._core.errors import (
     UnexpectedStatus,
     UnprocessableEntity,
     UnsupportedVersion,
+    UsageError,
 )
 from ._core.logs import configure_from_env as _configure_logging
 from ._core.logs import enable_logging
@@ -139,6 +140,7 @@ __all__ = [
     "UnexpectedStatus",
     "UnprocessableEntity",
     "UnsupportedVersion",
+    "UsageError",
     "Validators",
     "WalkSummary",
     "__version__",

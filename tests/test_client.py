@@ -248,6 +248,19 @@ async def test_borrowed_session_stays_open() -> None:
         assert client.closed and not session.closed
 
 
+async def test_a_closed_client_says_so_with_a_typed_error() -> None:
+    """Using a closed client is the caller's mistake: UsageError, an AssemblyError
+    (so ``except AssemblyError`` holds) and a RuntimeError, before anything is sent."""
+    client = aa.AssemblyClient(api_url="http://127.0.0.1:9")
+    session = client.school(access_token=TOKEN)
+    await client.aclose()
+    with pytest.raises(aa.UsageError) as caught:
+        client.school(access_token=TOKEN)
+    assert isinstance(caught.value, aa.AssemblyError) and isinstance(caught.value, RuntimeError)
+    with pytest.raises(aa.UsageError):
+        await session.students.get(1)
+
+
 async def test_app_endpoints_need_an_app_session(client: aa.AssemblyClient) -> None:
     school = client.school(access_token=TOKEN)
     assert "SECRET" not in repr(school) and "SECRET" not in repr(client)

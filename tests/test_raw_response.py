@@ -78,7 +78,7 @@ async def test_errors_still_raise(school: aa.SchoolSession) -> None:
 async def test_list_calls_are_not_wrapped_but_pages_carry_the_answer(
         school: aa.SchoolSession) -> None:
     assert not hasattr(school.students.with_raw_response, "list")
-    with pytest.raises(aa.ConfigurationError):
+    with pytest.raises(aa.UsageError):
         await aa.raw_response(school.students.list().all)()
     page = await school.students.list(per_page=5).page(2)
     assert page.status == 200

@@ -16,7 +16,7 @@ from .._core.config import (
     Environment,
     Timeouts,
 )
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, UsageError
 from .._core.requests import probe_request
 from .._http.events import Hooks, SchoolStats
 from .._http.pipeline import Pipeline
@@ -363,7 +363,7 @@ class AssemblyClient:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise UsageError("the client is closed")
 
     async def aclose(self) -> None:
         """Close the connection pool if the client created it (idempotent)."""

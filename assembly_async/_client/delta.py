@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from .. import models as _models
 from .._core.config import CallOptions
 from .._core.endpoint import Operation
-from .._core.errors import ConfigurationError, PagingError
+from .._core.errors import ConfigurationError, PagingError, UsageError
 from .._core.operations import OPERATIONS, SDK_CALLS
 from .._core.responses import Validators
 from .._core.walk import WalkSummary
@@ -227,7 +227,7 @@ class Delta(Generic[T]):
 
     async def _start(self, raw: bool) -> PageWalker[Any]:
         if self._started:
-            raise RuntimeError("a Delta can be iterated once; ask changes() for a new one")
+            raise UsageError("a Delta can be iterated once; ask changes() for a new one")
         self._started = True
         await self._load()
         paginator = self._runner.paginate(

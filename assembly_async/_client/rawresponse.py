@@ -23,7 +23,7 @@ from typing import Generic, ParamSpec, TypeVar
 
 import attrs
 
-from .._core.errors import ConfigurationError
+from .._core.errors import UsageError
 from .._core.responses import Validators, read_validators
 
 __all__ = ["RawResponse", "capture", "raw_response", "record"]
@@ -88,8 +88,8 @@ async def capture(call: Callable[P, Awaitable[T]], /, *args: P.args,
         _CAPTURE.reset(token)
     if not answers:
         name = getattr(call, "__qualname__", repr(call))
-        raise ConfigurationError(f"{name} sent no API request whose answer could be captured "
-                                 "(list calls: every Page has status and headers)")
+        raise UsageError(f"{name} sent no API request whose answer could be captured "
+                         "(list calls: every Page has status and headers)")
     last = answers[-1]
     return RawResponse(parsed=value, status=last.status, headers=last.headers, url=last.url,
                        from_cache=last.from_cache)

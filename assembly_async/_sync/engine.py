@@ -52,9 +52,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._client.syncstate import MemorySyncState
 from .._core.config import CallOptions
-from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
+from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable, UsageError
 from .._http.events import SchoolStats
-from ..sinks import RunRecorder, Sink, SyncRun, check_resource_name
+from ..sinks import RunRecorder, Sink, SyncRun, check_resource_name, has_usable_id
 from .jobs import JobWriter, open_job
 from .report import (
     JobState,
@@ -157,7 +157,7 @@ class SyncEngine:
         them and re-raises :class:`asyncio.CancelledError`.
         """
         if self._running:
-            raise RuntimeError("this engine is already running")
+            raise UsageError("this engine is already running")
         ids = list(dict.fromkeys(school_ids))
         for sid in ids:
             if isinstance(sid, bool) or not isinstance(sid, int):
@@ -296,6 +296,9 @@ class _Run:
                 lister = job if job.can_list else None
                 seen: set[Any] | None = set() if delta.full and lister is not None else None
                 async for page in delta.raw_pages():
+                    # A record without a usable id cannot be upserted; the delta
+                    # reported it as a decode problem (left out of the models too).
+                    page = [r for r in page if has_usable_id(r)]
                     if page:
                         await job.write(page)
                         res.records += len(page)
