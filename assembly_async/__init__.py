@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._client.client import AssemblyClient
 from ._client.delta import CHANGE_OPERATIONS, Delta
 from ._client.pagination import DEFAULT_CONCURRENCY, Page, Paginator
+from ._client.rawresponse import RawResponse, raw_response
 from ._client.session import AppSession, SchoolSession
 from ._client.snapshot import Snapshot
 from ._client.syncstate import MemorySyncState, SyncState, sync_key
@@ -45,7 +46,10 @@ from ._core.errors import (
     UnexpectedStatus,
     UnprocessableEntity,
     UnsupportedVersion,
+    UsageError,
 )
+from ._core.logs import configure_from_env as _configure_logging
+from ._core.logs import enable_logging
 from ._core.paging import PageInfo
 from ._core.responses import Validators
 from ._core.version import __version__
@@ -67,6 +71,9 @@ from ._sync.engine import (
 from ._sync.job import JobResources, JobSpec, sync_job
 from ._sync.sqlite_state import SQLiteSyncState
 from .models._converter import make_converter
+from .models._problems import DecodeProblem
+
+_configure_logging()  # ASSEMBLY_LOG=debug|info: the SDK's log on stderr, no code needed
 
 __all__ = [
     "CHANGE_OPERATIONS",
@@ -83,6 +90,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailed",
     "DecodeError",
+    "DecodeProblem",
     "Delta",
     "Event",
     "EventKind",
@@ -108,6 +116,7 @@ __all__ = [
     "ProgressEvent",
     "RateLimited",
     "RateLimiter",
+    "RawResponse",
     "RefreshInterrupted",
     "RequestTimeout",
     "ResourceResult",
@@ -136,11 +145,14 @@ __all__ = [
     "UnexpectedStatus",
     "UnprocessableEntity",
     "UnsupportedVersion",
+    "UsageError",
     "Validators",
     "WalkSummary",
     "__version__",
     "backoff",
+    "enable_logging",
     "make_converter",
+    "raw_response",
     "should_retry",
     "sync_job",
     "sync_key",

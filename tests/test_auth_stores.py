@@ -9,6 +9,7 @@ import stat
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import orjson
@@ -342,3 +343,32 @@ async def test_sqlite_two_connections_one_winner(tmp_path: Path) -> None:
         winner = results.index(True) + 1
         assert await a.get("school:1") == token(winner)
         assert await b.get("school:1") == token(winner)
+
+
+# ---------------------------------------------------------------------------
+# delete (the stores that offer it: `assembly-async token remove`)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_delete_removes_and_a_refresh_in_flight_cannot_write_back(
+        kind: str, tmp_path: Path) -> None:
+    store: Any = (MemoryTokenStore() if kind == "memory"
+                  else SQLiteTokenStore(tmp_path / "tokens.sqlite3"))
+    if kind == "sqlite":
+        await store.open()
+    try:
+        key = school_key(1)
+        await store.set(key, token(1))
+        record = await store.read(key)  # what a refresh starting now holds
+        assert record is not None
+        assert await store.delete(key) is True
+        assert await store.get(key) is None and key not in await store.keys()
+        assert await store.delete(key) is False
+        # The refresh ends after the removal: its write must not bring the token back.
+        assert await store.replace(key, record.version, token(2)) is None
+        assert await store.get(key) is None
+        await store.set(key, token(3))  # a new token can be added again
+        assert (await store.get(key)).access_token == token(3).access_token
+    finally:
+        if kind == "sqlite":
+            await store.close()

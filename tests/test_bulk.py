@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from assembly_async import AssemblyClient, MemorySyncState
+from assembly_async import AssemblyClient, MemorySyncState, SinkError
 from assembly_async._sync.engine import ProgressEvent, SyncEngine, sync_many
 from assembly_async.cli._demo import fake_client
-from assembly_async.sinks import MemorySink, SQLiteSink
+from assembly_async.sinks import (
+    JSONLinesSink,
+    MemorySink,
+    SQLiteSink,
+    has_usable_id,
+    record_json,
+)
 from assembly_async.testing import FakeAssembly
 
 SIZES: dict[str, Any] = {
@@ -288,3 +296,49 @@ async def test_a_full_resync_removes_what_the_school_no_longer_lists(
         assert not set(gone) & await sink.ids("students", 1)
     finally:
         await sink.close()
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {}
+    top = node
+    for _ in range(depth - 1):
+        node["a"] = {}
+        node = node["a"]
+    return top
+
+
+@pytest.mark.parametrize("depth", [300, 900])
+async def test_a_record_nested_deeper_than_orjson_writes_is_stored_as_sent(
+        fake: FakeAssembly, client: AssemblyClient, tmp_path: Path, depth: int) -> None:
+    """orjson writes 255 levels, the API's JSON may nest deeper (the decoder reads
+    1024): the sinks still store the record exactly as sent, and the job succeeds."""
+    sid = fake.school_ids[0]
+    victim = fake.record_ids(sid, "students")[0]
+    fake.record(sid, "students", victim)["mis_extra"] = _nested(depth)  # test-only mutation
+    sqlite = SQLiteSink(tmp_path / f"{depth}.db")
+    jsonl = JSONLinesSink(tmp_path / f"j{depth}")
+    for sink in (sqlite, jsonl):
+        report = await sync_many(client, [sid], ["students"], sink, MemorySyncState())
+        assert report.ok, report.schools[sid].errors
+    async with SQLiteSink(tmp_path / f"{depth}.db") as reopened:
+        stored = await reopened.get("students", sid, victim)
+    assert stored is not None and stored["mis_extra"] == _nested(depth)
+    lines = [orjson.loads(line) for line in jsonl.path("students").read_bytes().splitlines()]
+    assert [line["record"]["mis_extra"] for line in lines
+            if line["id"] == victim] == [_nested(depth)]
+
+
+def test_record_json_falls_back_then_fails_typed() -> None:
+    deep = {"id": 7, "x": _nested(300)}
+    assert orjson.loads(record_json(deep)) == deep
+    with pytest.raises(SinkError) as caught:
+        record_json({"id": 7, "x": _nested(5000)})
+    assert "7" in str(caught.value) and "'a'" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("record", "usable"), [
+    ({"id": 1}, True), ({"id": "ab"}, True), ({"id": None}, False), ({}, False),
+    ({"id": {"x": 1}}, False), ({"id": [1]}, False), ({"id": True}, False), ([1], False),
+])
+def test_has_usable_id(record: Any, usable: bool) -> None:
+    assert has_usable_id(record) is usable

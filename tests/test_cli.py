@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _threaded_fake import ThreadedFake
 
 from assembly_async.cli import main
 
@@ -97,6 +98,9 @@ def test_bad_input_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
 
     sqlite3.connect(tmp_path / "tokens.db").close()
     (tmp_path / "garbage.db").write_bytes(b"this is not an sqlite database" * 100)
+    # Private, as a token store must be (a readable one earns its own warning line).
+    (tmp_path / "garbage.db").chmod(0o600)
+    (tmp_path / "tokens.db").chmod(0o600)
     args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     _one_line_error(capsys, main(args), needle)
 
@@ -132,43 +136,6 @@ def test_module_subprocess_demo(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Second sync (incremental)" in proc.stdout
     assert "Traceback" not in proc.stderr
-
-
-class ThreadedFake:
-    """A FakeAssembly on its own event loop in a thread, so main() can asyncio.run."""
-
-    def __init__(self, **options: object) -> None:
-        import asyncio
-        import threading
-
-        from assembly_async.testing import FakeAssembly
-
-        self.loop = asyncio.new_event_loop()
-        self.fake = FakeAssembly(**options)  # type: ignore[arg-type]
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> ThreadedFake:
-        import asyncio
-
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(30)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self.fake.close(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    def call(self, fn: object, *args: object) -> object:
-        import asyncio
-
-        async def run() -> object:
-            return fn(*args)  # type: ignore[operator]
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
 
 
 def test_sync_and_status_against_fake(capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -340,7 +307,12 @@ def test_sync_and_status_into_postgres(capsys: pytest.CaptureFixture[str], tmp_p
                      *urls]) == 0
         out = capsys.readouterr().out
         assert "School status" in out and "ok" in out
-    bad = "postgresql://postgres:pw-s3cret@127.0.0.1:1/x"
+        # An unreachable database (the API host answers: the probe passes).
+        bad = "postgresql://postgres:pw-s3cret@127.0.0.1:1/x"
+        assert main(["--plain", "sync", "--token-store", str(store_path), "--sink", bad,
+                     *urls]) == 1
+        assert "pw-s3cret" not in "".join(capsys.readouterr())
+    # An unreachable API host is found first, by one probe: exit code 3 (issue 14).
     assert main(["--plain", "sync", "--token-store", str(store_path), "--sink", bad,
-                 "--api-url", "http://127.0.0.1:1"]) == 1
+                 "--api-url", "http://127.0.0.1:1"]) == 3
     assert "pw-s3cret" not in "".join(capsys.readouterr())

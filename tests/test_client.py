@@ -75,7 +75,7 @@ async def test_walks_every_page_into_typed_models(
     records = [s async for s in school.students.list(year_code="7", demographics=True)]
     assert [s.id for s in records] == [10, 11, 12, 20]
     assert all(isinstance(s, Student) for s in records)
-    assert records[0].dob == dt.datetime(2012, 5, 1, tzinfo=dt.timezone.utc)
+    assert records[0].dob == dt.date(2012, 5, 1)  # a calendar date since issue 12
     assert len(seen) == 2
     first = seen[0]
     assert first["headers"]["Accept"] == V11
@@ -171,13 +171,22 @@ async def test_invalid_date_names_schema_field_and_record(
 ) -> None:
     body = [student(1), student(2, dob="not-a-date")]
     mocked.get(
-        re.compile(r".*/students\?.*"), body=orjson.dumps(body), content_type="application/json"
+        re.compile(r".*/students\?.*"), body=orjson.dumps(body), content_type="application/json",
+        repeat=True,
     )
+    school = client.school(access_token=TOKEN)
+    strict = aa.CallOptions(strict_decode=True, retries=0)
     with pytest.raises(aa.DecodeError) as info:
-        await client.school(access_token=TOKEN).students.list().page(1)
+        await school.students.list(options=strict).page(1)
     err = info.value
     assert err.schema == "Student" and err.record_id == 2 and "dob" in (err.path or "")
     assert "Student" in str(err) and "dob" in str(err)
+    # Since issue 12 the default keeps the record without the bad value and says so.
+    page = await school.students.list().page(1)
+    assert [s.id for s in page] == [1, 2] and page.items[1].dob is None
+    [problem] = page.problems
+    assert (problem.schema, problem.record_id, problem.path) == ("Student", 2, "$.dob")
+    assert problem.raw == "not-a-date"
 
 
 async def test_bad_arguments_fail_before_any_request(
@@ -237,6 +246,19 @@ async def test_borrowed_session_stays_open() -> None:
         client = aa.AssemblyClient(session=session)
         await client.aclose()
         assert client.closed and not session.closed
+
+
+async def test_a_closed_client_says_so_with_a_typed_error() -> None:
+    """Using a closed client is the caller's mistake: UsageError, an AssemblyError
+    (so ``except AssemblyError`` holds) and a RuntimeError, before anything is sent."""
+    client = aa.AssemblyClient(api_url="http://127.0.0.1:9")
+    session = client.school(access_token=TOKEN)
+    await client.aclose()
+    with pytest.raises(aa.UsageError) as caught:
+        client.school(access_token=TOKEN)
+    assert isinstance(caught.value, aa.AssemblyError) and isinstance(caught.value, RuntimeError)
+    with pytest.raises(aa.UsageError):
+        await session.students.get(1)
 
 
 async def test_app_endpoints_need_an_app_session(client: aa.AssemblyClient) -> None:

@@ -55,19 +55,19 @@ async def test_sync_queue_prints_the_report_and_status_lists_the_run(small: Clus
     assert f"run {run_id}: 8/8 jobs ended (0 failed, 0 skipped)" in err
     assert "Traceback" not in out + err
     # The second run is incremental (304s) and --json says so.
-    code, out, err = await run_cli(c, "sync", "--json", "--queue", c.redis_url, "--prefix",
+    code, out, err = await run_cli(c, "--json", "sync", "--queue", c.redis_url, "--prefix",
                                    c.prefix, "--resources", "students,staff_members")
     assert code == 0, err
     data = json.loads(out)
     assert data["ok"] and data["records"] == 0 and len(data["schools"]) == 4
-    assert {r["state"] for s in data["schools"] for r in s["resources"].values()} == {
+    assert {r["state"] for s in data["schools"] for r in s["resources"]} == {
         "not_modified"}
     code, out, err = await run_cli(c, "status", "--queue", c.redis_url, "--prefix", c.prefix)
     assert code == 0, err
     assert run_id in out and data["run"] in out and "8/8" in out
     assert "w1" in out and "w2" in out  # the live workers
-    code, out, err = await run_cli(c, "status", "--queue", c.redis_url, "--prefix", c.prefix,
-                                   "--run", run_id, "--json")
+    code, out, err = await run_cli(c, "--json", "status", "--queue", c.redis_url, "--prefix",
+                                   c.prefix, "--run", run_id)
     assert code == 0, err
     one = json.loads(out)
     assert one["status"] == "done" and one["records"] == expected
@@ -91,7 +91,7 @@ async def test_ctrl_c_leaves_the_run_to_the_workers_and_attach_follows_it(
     assert f"--attach {run_id}" in err.decode() and f"--cancel {run_id}" in err.decode()
     assert out == b""
     await c.start(2, concurrency=2)  # the workers take the run over
-    code, out2, err2 = await run_cli(c, "sync", "--json", "--queue", c.redis_url, "--prefix",
+    code, out2, err2 = await run_cli(c, "--json", "sync", "--queue", c.redis_url, "--prefix",
                                      c.prefix, "--attach", run_id)
     assert code == 0, err2 + c.logs()
     data = json.loads(out2)
@@ -108,12 +108,12 @@ async def test_cancel_stops_a_run(small: Cluster) -> None:
     code, _, err = await run_cli(c, "sync", "--queue", c.redis_url, "--prefix", c.prefix,
                                  "--cancel", run_id)
     assert code == 0 and f"run {run_id}: cancelled" in err
-    code, out, err = await run_cli(c, "sync", "--json", "--queue", c.redis_url, "--prefix",
+    code, out, err = await run_cli(c, "--json", "sync", "--queue", c.redis_url, "--prefix",
                                    c.prefix, "--attach", run_id)
     assert code == 1  # a cancelled run is not ok
     data = json.loads(out)
     assert data["cancelled"] and {r["state"] for s in data["schools"]
-                                  for r in s["resources"].values()} == {"cancelled"}
+                                  for r in s["resources"]} == {"cancelled"}
 
 
 @pytest.mark.parametrize(

@@ -62,23 +62,43 @@ def test_every_schema_has_a_class() -> None:
 
 
 def test_exports() -> None:
-    assert sorted(models.__all__) == sorted(_generated.__all__)
-    assert set(_generated.SCHEMAS) | {"SCHEMAS", "AwareDateTime"} == set(models.__all__)
+    extras = {"CalendarDate", "Code", "DecodeProblem", "Instant", "NO_VALUE", "Model", "full_repr"}
+    assert sorted(models.__all__) == sorted([*_generated.__all__, *extras])
+    assert set(_generated.SCHEMAS) | {"SCHEMAS", *extras} == set(models.__all__)
+
+
+def _required(cls: type) -> dict[str, object]:
+    return {f.name: 1 for f in attrs.fields(cls) if f.default is attrs.NOTHING}
 
 
 def test_every_field_defaults_to_none_and_classes_are_frozen_slotted() -> None:
+    # Except the two fields the spec marks non-nullable: ``id`` (required) and
+    # ``object`` (the spec's type tag, when it gives one).
+    schemas = load_spec()["components"]["schemas"]
     for name, cls in _generated.SCHEMAS.items():
         assert attrs.has(cls), name
         assert "__slots__" in cls.__dict__, name
-        instance = cls()
+        instance = cls(**_required(cls))
+        props = schemas.get(name, {}).get("properties", {})
         for field in attrs.fields(cls):
-            assert field.default is None, f"{name}.{field.name}"
-            assert getattr(instance, field.name) is None
+            assert field.kw_only, f"{name}.{field.name}"
+            if field.name == "id" and field.default is attrs.NOTHING:
+                assert name not in schemas or props["id"]["type"] == "integer", name
+            elif field.name == "object" and field.default is not None:
+                if name in schemas:
+                    assert field.default in (attrs.NOTHING, props["object"].get("default")), name
+                assert field.default is attrs.NOTHING or isinstance(field.default, str), name
+            else:
+                assert field.default is None, f"{name}.{field.name}"
+                assert getattr(instance, field.name) is None
         if attrs.fields(cls):
             first = attrs.fields(cls)[0].name
             with pytest.raises(attrs.exceptions.FrozenInstanceError):
                 setattr(instance, first, 1)
         assert cls.__doc__ and cls.__doc__.strip(), name
+    with pytest.raises(TypeError):
+        models.Student()  # type: ignore[call-arg]  # no id
+    assert models.Student(id=1).object == "student"
 
 
 def test_fields_follow_the_spec_and_are_optional() -> None:
@@ -88,21 +108,61 @@ def test_fields_follow_the_spec_and_are_optional() -> None:
         assert [f.name for f in attrs.fields(cls)] == list(schema.get("properties", {})), name
         hints = typing.get_type_hints(cls)
         for field_name, hint in hints.items():
+            if field_name in ("id", "object") and isinstance(
+                    schema["properties"][field_name].get("type"), str):
+                assert hint in (int, str), (name, field_name)  # non-nullable in the spec
+                continue
             assert hint is typing.Any or type(None) in typing.get_args(hint), (name, field_name)
+
+
+def test_every_date_field_is_a_date_or_an_instant(generator: ModuleType) -> None:
+    rules = generator.DATE_RULES
+    schemas = load_spec()["components"]["schemas"]
+    kinds = {"date": models.CalendarDate, "instant": models.Instant}
+    for (owner, field_name), (kind, reason) in rules.items():
+        assert reason, (owner, field_name)
+        hint = typing.get_type_hints(_generated.SCHEMAS[owner])[field_name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_origin(args[0]) is tuple:
+            args = list(typing.get_args(args[0])[:1])
+        assert args == [kinds[kind]], (owner, field_name)
+    for name, schema in schemas.items():
+        for prop, prop_schema in schema.get("properties", {}).items():
+            fmt = prop_schema.get("format") or prop_schema.get("items", {}).get("format")
+            if fmt in ("date", "date-time"):
+                assert (name, prop) in rules, (name, prop)
+
+
+def test_generator_refuses_a_date_field_without_a_rule(generator: ModuleType) -> None:
+    spec = json.loads(json.dumps(load_spec()))
+    spec["components"]["schemas"]["Student"]["properties"]["left_on"] = {
+        "type": ["string", "null"], "format": "date-time"}
+    with pytest.raises(generator.GeneratorError, match="DATE_RULES"):
+        generator.generate(spec)
+    spec = json.loads(json.dumps(load_spec()))
+    spec["components"]["schemas"]["Student"]["properties"]["leaving_date"] = {"type": "string"}
+    with pytest.raises(generator.GeneratorError, match="date field without a rule"):
+        generator.generate(spec)
+    spec = json.loads(json.dumps(load_spec()))
+    del spec["components"]["schemas"]["Student"]["properties"]["dob"]
+    with pytest.raises(generator.GeneratorError, match="does not have"):
+        generator.generate(spec)
 
 
 def test_type_mapping_examples() -> None:
     import datetime
 
     hints = typing.get_type_hints(models.Student, include_extras=True)
-    dob = typing.get_args(hints["dob"])[0]
-    assert typing.get_origin(dob) is typing.Annotated
-    assert typing.get_args(dob)[0] is datetime.datetime
-    assert hints["id"] == int | None
+    assert hints["dob"] == models.CalendarDate | None
+    assert isinstance(datetime.date(2015, 9, 1), models.CalendarDate)
+    assert isinstance(datetime.datetime.now(datetime.timezone.utc), models.Instant)
+    assert typing.get_type_hints(models.Result)["updated_at"] == models.Instant | None
+    assert hints["id"] is int
+    assert hints["object"] is str
     assert hints["demographics"] == models.StudentDemographics | None
     assert hints["emails"] == tuple[models.EmailInfo, ...] | None
     days = typing.get_type_hints(models.TimetableDays)
-    assert days["occurs_on"] == tuple[datetime.date, ...] | None
+    assert days["occurs_on"] == tuple[models.CalendarDate, ...] | None
     school = typing.get_type_hints(models.MeV1School)
     assert school["la_code"] == int | str | None
     assert typing.get_type_hints(models.MeV1)["app"] == models.MeV1App | None

@@ -340,10 +340,6 @@ async def test_no_failure_path_leaks_a_secret(
     assert leaks == [], "\n".join(leaks[:20])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "models/_decode.py (issue 12's decoder) quotes the body's start in 'malformed JSON' "
-    "errors and the rejected value in field errors: pupils' data in an exception. "
-    "Remove this marker when it no longer does."))
 def test_decode_errors_quote_no_pupil_data() -> None:
     from assembly_async.models import Student
     from assembly_async.models._decode import ModelDecoder

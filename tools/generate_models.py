@@ -12,12 +12,17 @@ Usage::
     python tools/generate_models.py --check   # exit 1 when a file is stale
 
 Every field is optional (``T | None = None``): the API may send null for any
-field, or leave it out. Enums stay ``str`` so an unknown value never fails.
+field, or leave it out; except the fields the spec marks non-nullable, ``id``
+(required) and ``object`` (the spec's type tag as default). Date fields are
+``CalendarDate`` or ``Instant``, and a few strings ``Code``, as
+``tools/field_rules.py`` decides (with the reason for each). Enums stay
+``str`` so an unknown value never fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import keyword
 import re
@@ -38,15 +43,40 @@ INLINE_NAMES: dict[tuple[str, str], str] = {
     ("AuthorizationsV1", "data"): "AuthorizationV1",
 }
 
-#: The annotation used for ``format: date-time`` strings (defined in the output).
-DATETIME_ALIAS = "AwareDateTime"
+#: The annotations of the two kinds of date field and of floats (``models/_types.py``).
+DATE_ALIAS = "CalendarDate"
+INSTANT_ALIAS = "Instant"
+FLOAT_ALIAS = "FiniteFloat"
+CODE_ALIAS = "Code"
+
+#: Fields the spec marks non-nullable that stay so in the models: the record's
+#: identity (required) and its type tag (the spec's default, when it has one).
+NON_NULLABLE = frozenset({"id", "object"})
+
+#: A string field with a name like these must have a row in the date rules.
+_DATE_NAME = re.compile(r"(^|_)(date|dob)$|_(at|on)$")
 
 #: Module-level names the generated annotations use; a field with one of these
 #: names would shadow it inside the class body, so the generator refuses it.
 _RESERVED = frozenset(
-    {"datetime", "attrs", "msgspec", "Any", "Annotated", DATETIME_ALIAS, "SCHEMAS"}
+    {"datetime", "attrs", "Any", DATE_ALIAS, INSTANT_ALIAS, FLOAT_ALIAS, CODE_ALIAS, "SCHEMAS"}
     | {"int", "str", "float", "bool", "dict", "tuple", "None"}
 )
+
+
+def _load_field_rules() -> Any:
+    """``tools/field_rules.py`` (loaded by path: the generator runs as a script and in tests)."""
+    path = Path(__file__).resolve().parent / "field_rules.py"
+    spec = importlib.util.spec_from_file_location("_assembly_field_rules", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_RULES = _load_field_rules()
+DATE_RULES: dict[tuple[str, str], tuple[str, str]] = _RULES.DATE_RULES
+CODE_RULES: dict[tuple[str, str], str] = _RULES.CODE_RULES
 
 _REF_PREFIX = "#/components/schemas/"
 _LINE_WIDTH = 100
@@ -58,11 +88,13 @@ class GeneratorError(Exception):
 
 @dataclass
 class FieldSpec:
-    """One attrs field: its name, annotation text and comment lines."""
+    """One attrs field: its name, annotation text, default text (None: required)
+    and comment lines."""
 
     name: str
     annotation: str
     comments: list[str] = field(default_factory=list)
+    default: str | None = "None"
 
 
 @dataclass
@@ -90,8 +122,16 @@ def _check_identifier(name: str, where: str) -> None:
 class _Builder:
     """Walks the component schemas and collects ClassSpecs (inline extras too)."""
 
-    def __init__(self, schemas: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        schemas: Mapping[str, Any],
+        rules: Mapping[tuple[str, str], tuple[str, str]],
+        codes: Mapping[tuple[str, str], str],
+    ) -> None:
         self.schemas = schemas
+        self.rules = rules
+        self.codes = codes
+        self.used_rules: set[tuple[str, str]] = set()
         self.classes: dict[str, ClassSpec] = {}
 
     def build(self) -> list[ClassSpec]:
@@ -103,6 +143,9 @@ class _Builder:
                     raise GeneratorError(
                         f"{spec.source}.{fld.name}: field name would shadow the class {fld.name}"
                     )
+        unused = sorted((set(self.rules) | set(self.codes)) - self.used_rules)
+        if unused:
+            raise GeneratorError(f"field rules for fields the spec does not have: {unused}")
         return _toposort(self.classes)
 
     def _add_class(self, name: str, schema: Mapping[str, Any], *, source: str) -> None:
@@ -124,8 +167,14 @@ class _Builder:
             if prop in _RESERVED:
                 raise GeneratorError(f"{where}: field name {prop!r} would shadow a module name")
             text = self._annotation(prop_schema, owner=name, prop=prop, where=where, deps=spec.deps)
+            comments = _field_comments(prop_schema)
+            if prop in NON_NULLABLE and _non_nullable(prop_schema) and text in ("int", "str"):
+                default = prop_schema.get("default")
+                spec.fields.append(FieldSpec(
+                    prop, text, comments, None if default is None else json.dumps(default)))
+                continue
             annotation = text if text == "Any" else f"{text} | None"
-            spec.fields.append(FieldSpec(prop, annotation, _field_comments(prop_schema)))
+            spec.fields.append(FieldSpec(prop, annotation, comments))
 
     def _inline_class(
         self, schema: Mapping[str, Any], *, owner: str, prop: str, where: str, item: bool
@@ -183,17 +232,11 @@ class _Builder:
             if kind == "integer":
                 texts.append("int")
             elif kind == "number":
-                texts.append("float")
+                texts.append(FLOAT_ALIAS)
             elif kind == "boolean":
                 texts.append("bool")
             elif kind == "string":
-                fmt = schema.get("format")
-                if fmt == "date-time":
-                    texts.append(DATETIME_ALIAS)
-                elif fmt == "date":
-                    texts.append("datetime.date")
-                else:
-                    texts.append("str")
+                texts.append(self._string(schema, owner=owner, prop=prop, where=where))
             elif kind == "array":
                 items = schema.get("items")
                 if not items:
@@ -233,6 +276,34 @@ class _Builder:
             else:
                 raise GeneratorError(f"{where}: unsupported type {kind!r}")
         return _union(texts)
+
+
+    def _string(self, schema: Mapping[str, Any], *, owner: str, prop: str, where: str) -> str:
+        """``str``, or a date kind from the date rules (every date field needs a rule)."""
+        fmt = schema.get("format")
+        if (owner, prop) in self.codes and fmt is None:
+            self.used_rules.add((owner, prop))
+            return CODE_ALIAS
+        rule = self.rules.get((owner, prop))
+        if rule is None:
+            if fmt in ("date", "date-time") or (fmt is None and _DATE_NAME.search(prop)):
+                raise GeneratorError(
+                    f"{where}: a date field without a rule; add ({owner!r}, {prop!r}) to "
+                    "DATE_RULES in tools/field_rules.py (a calendar date or an instant, and why)"
+                )
+            return "str"
+        self.used_rules.add((owner, prop))
+        kind, _reason = rule
+        if kind == "date":
+            return DATE_ALIAS
+        if kind == "instant":
+            return INSTANT_ALIAS
+        raise GeneratorError(f"{where}: unknown date kind {kind!r} in DATE_RULES")
+
+
+def _non_nullable(schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    return isinstance(kind, str) and kind != "null"
 
 
 def _is_inline_object(schema: Mapping[str, Any]) -> bool:
@@ -329,32 +400,30 @@ def _toposort(classes: Mapping[str, ClassSpec]) -> list[ClassSpec]:
 
 _HEADER = '''\
 # Generated by tools/generate_models.py from the vendored OpenAPI spec
-# (assembly_async/_core/spec/openapi.json). DO NOT EDIT: change the spec or the
-# generator, then run `python tools/generate_models.py`.
+# (assembly_async/_core/spec/openapi.json). DO NOT EDIT: change the spec, the
+# generator or tools/field_rules.py, then run `python tools/generate_models.py`.
 """Typed models for every component schema of the Assembly Platform API.
 
-Each class is a frozen, slotted attrs class. Every field is optional and
-defaults to None because the API may send null for any field, or leave it
-out. Enums are plain strings so unknown values never fail to decode. Arrays
-become tuples so that models stay immutable and hashable.
+Each class is a frozen, slotted attrs class with keyword-only fields. Every
+field is optional and defaults to None because the API may send null for any
+field, or leave it out; except ``id``, which identifies the record and is
+required, and ``object``, the record's type tag, which defaults to the tag the
+spec gives. Date fields are ``CalendarDate`` (``datetime.date``) or
+``Instant`` (an aware ``datetime.datetime``), and ``Code`` is a ``str`` the API
+may send as a number: ``tools/field_rules.py`` says which, and why. Enums are
+plain strings so unknown values never fail to decode. Arrays become tuples so
+that models stay immutable and hashable. Every class is a :class:`Model`:
+``to_dict()``, ``to_json()``, and a repr that shows ids and kinds but no
+personal data (``ASSEMBLY_REPR=full`` shows everything).
 """
 
-import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import attrs
-import msgspec
 
-'''
+from ._base import Model
+from ._types import CalendarDate, Code, FiniteFloat, Instant
 
-_ALIAS = f'''\
-{DATETIME_ALIAS} = Annotated[datetime.datetime, msgspec.Meta(tz=True)]
-"""A timezone-aware ``datetime.datetime`` (``format: date-time`` in the spec).
-
-The ``msgspec.Meta(tz=True)`` marker makes the fast decoder reject a date-time
-without an offset, so that the cattrs path (which reads it as UTC) decides:
-both decoding paths then give the same value.
-"""
 '''
 
 
@@ -369,16 +438,15 @@ def _sorted_exports(classes: list[ClassSpec], *, for_import: bool = False) -> li
     # The orders ruff wants: CONSTANTS first, then Classes; import lists sort
     # case-insensitively (isort), ``__all__`` case-sensitively (RUF022).
     key = str.lower if for_import else None
-    return ["SCHEMAS", *sorted([DATETIME_ALIAS, *(c.name for c in classes)], key=key)]
+    return ["SCHEMAS", *sorted((c.name for c in classes), key=key)]
 
 
 def render_generated(classes: list[ClassSpec]) -> str:
     """The text of ``models/_generated.py``."""
     out = [_HEADER.rstrip("\n"), ""]
     out.extend(_render_all(_sorted_exports(classes)))
-    out += ["", _ALIAS.rstrip("\n")]
     for spec in classes:
-        out += ["", "", "@attrs.frozen", f"class {spec.name}:"]
+        out += ["", "", "@attrs.frozen(kw_only=True, repr=False)", f"class {spec.name}(Model):"]
         lines: list[str] = []
         for paragraph in spec.doc:
             lines.extend(_wrap(paragraph, _LINE_WIDTH - 8) if paragraph else [""])
@@ -392,7 +460,8 @@ def render_generated(classes: list[ClassSpec]) -> str:
             out.append("")
         for fld in spec.fields:
             out.extend(f"    #: {line}" for line in fld.comments)
-            out.append(f"    {fld.name}: {fld.annotation} = None")
+            default = "" if fld.default is None else f" = {fld.default}"
+            out.append(f"    {fld.name}: {fld.annotation}{default}")
     out += ["", ""]
     out.append("#: Schema name (and inline class name) -> model class.")
     out.append("SCHEMAS: dict[str, type[Any]] = {")
@@ -401,18 +470,40 @@ def render_generated(classes: list[ClassSpec]) -> str:
     return "\n".join(out) + "\n"
 
 
+#: Hand-written names ``models/__init__.py`` re-exports beside the classes.
+EXTRA_EXPORTS: dict[str, tuple[str, ...]] = {
+    "assembly_async.models._base": ("Model", "full_repr"),
+    "assembly_async.models._problems": ("NO_VALUE", "DecodeProblem"),
+    "assembly_async.models._types": (DATE_ALIAS, INSTANT_ALIAS, CODE_ALIAS),
+}
+
+
 def render_init(classes: list[ClassSpec]) -> str:
     """The text of ``models/__init__.py``."""
-    names = _sorted_exports(classes)
+    extras = [name for names in EXTRA_EXPORTS.values() for name in names]
     out = [
         "# Generated by tools/generate_models.py. DO NOT EDIT.",
         '"""Typed models of the Assembly Platform API (see ``_generated`` for the rules)."""',
         "",
-        "from assembly_async.models._generated import (",
     ]
-    out.extend(f"    {name}," for name in _sorted_exports(classes, for_import=True))
-    out += [")", ""]
-    out.extend(_render_all(names))
+    imports: dict[str, list[str]] = {
+        "assembly_async.models._generated": [
+            "from assembly_async.models._generated import (",
+            *(f"    {name}," for name in _sorted_exports(classes, for_import=True)),
+            ")",
+        ]
+    }
+    for module, names in EXTRA_EXPORTS.items():
+        ordered = [*sorted(n for n in names if n.isupper()),
+                   *sorted(n for n in names if not n.isupper())]
+        imports[module] = [f"from {module} import {', '.join(ordered)}"]
+    for module in sorted(imports):  # the order ruff's isort rules expect
+        out.extend(imports[module])
+    out.append("")
+    names = [*_sorted_exports(classes), *extras]
+    # ruff's order (RUF022): CONSTANTS first, then the rest, each case-sensitively.
+    out.extend(_render_all([*sorted(n for n in names if n.isupper()),
+                            *sorted(n for n in names if not n.isupper())]))
     return "\n".join(out) + "\n"
 
 
@@ -427,7 +518,7 @@ def build_classes(spec: Mapping[str, Any]) -> list[ClassSpec]:
     schemas = spec.get("components", {}).get("schemas", {})
     if not schemas:
         raise GeneratorError("the spec has no components/schemas")
-    return _Builder(schemas).build()
+    return _Builder(schemas, DATE_RULES, CODE_RULES).build()
 
 
 def generate(spec: Mapping[str, Any] | None = None) -> dict[Path, str]:

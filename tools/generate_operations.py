@@ -14,10 +14,11 @@ method name).
 from __future__ import annotations
 
 import json
-import keyword
 import sys
 from pathlib import Path
 from typing import Any
+
+import _render_resources  # tools/ is on sys.path when this script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "assembly_async" / "_core" / "spec" / "openapi.json"
@@ -98,8 +99,6 @@ OAUTH_OPS = {"oauthAuthorize": "auth.authorization_url", "oauthToken": "auth tok
 #: CONCEPTS "Versions": what version 1 returns instead.
 V1_MODEL = {"getMe": "MeV1"}
 V1_KEY = {"findAssessmentGradeSet": "grade_set"}
-#: CONCEPTS "Writing results": up to 50 student results per payload.
-MAX_BATCH = {"results": 50}
 
 
 def _ref(schema: dict[str, Any]) -> str | None:
@@ -130,16 +129,6 @@ def _kind(param: dict[str, Any]) -> str:
     ):
         return "date"
     return "str"
-
-
-PY_TYPES = {
-    "ids": "Sequence[int] | None",
-    "bool": "bool | None",
-    "int": "int | None",
-    "str": "str | None",
-    "date": "DateArg | None",
-}
-PATH_TYPES = {"int": "int", "str": "str", "ids": "Sequence[int]", "bool": "bool", "date": "DateArg"}
 
 
 def load_operations() -> list[dict[str, Any]]:
@@ -197,6 +186,12 @@ def load_operations() -> list[dict[str, Any]]:
                     "exclusive": excl,
                     "requires": reqs,
                     "scopes": tuple(op.get("x-required-scopes", {}).get("allOf", [])),
+                    "required_scopes": op.get("x-required-scopes", {}),
+                    "inferred_scopes": op.get("x-scopes-inferred", {}),
+                    "param_docs": {
+                        p["name"]: p.get("description", "")
+                        for p in params if p.get("in") in ("path", "query")
+                    },
                 }
             )
     return ops
@@ -250,88 +245,6 @@ def render_operations(ops: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _class_name(attr: str) -> str:
-    return "".join(part.capitalize() for part in attr.split("_")) + "Resource"
-
-
-def _return_type(op: dict[str, Any]) -> str:
-    model = op["model"]
-    if op["v1_model"]:
-        model = f"{model} | {op['v1_model']}"
-    return {
-        "list": f"Paginator[{model}]",
-        "raw_list": "Paginator[dict[str, Any]]",
-        "items": f"list[{model}]",
-        "one": f"{model}",
-        "none": "None",
-    }[op["returns"]]
-
-
-def _method(
-    op: dict[str, Any], name: str, body_fields: dict[str, list[tuple[str, str]]]
-) -> list[str]:
-    oid = op["operation_id"]
-    args = ["self"]
-    for pname, kind in op["path_params"]:
-        args.append(f"{pname}: {PATH_TYPES[kind]}")
-    if op["path_params"]:
-        args.append("/")
-    kw: list[str] = []
-    for pname, kind, _required in op["query"]:
-        if keyword.iskeyword(pname):
-            raise SystemExit(f"{oid}: parameter {pname} is a Python keyword")
-        kw.append(f"{pname}: {PY_TYPES[kind]} = None")
-    if op["body_model"]:
-        for fname, ftype in body_fields[op["body_model"]]:
-            kw.append(f"{fname}: {ftype} = None")
-    if op["returns"] in ("list", "raw_list") and op["has_per_page"]:
-        kw.append("per_page: int | None = None")
-    kw.append("options: CallOptions | None = None")
-    if kw:
-        args.append("*")
-        args.extend(kw)
-    ret = _return_type(op)
-    is_list = op["returns"] in ("list", "raw_list")
-    head = "def" if is_list else "async def"
-    lines = [f"    {head} {name}(", *(f"        {a}," for a in args), f"    ) -> {ret}:"]
-    lines.append(f'        """{op["summary"].rstrip(".")}. ({oid}: {op["method"]} {op["path"]})"""')
-    lines.append(f"        op = OPERATIONS[{oid!r}]")
-    path_args = "{" + ", ".join(f"{n!r}: {n}" for n, _ in op["path_params"]) + "}"
-    query = "{" + ", ".join(f"{n!r}: {n}" for n, _, _ in op["query"]) + "}"
-    model = op["model"] or "None"
-    if op["body_model"]:
-        fields = body_fields[op["body_model"]]
-        for fname, _ftype in fields:
-            if fname in MAX_BATCH:
-                lines.append(f"        check_batch({fname!r}, {fname}, {MAX_BATCH[fname]})")
-        built = ", ".join(
-            f"{f}=tuple({f}) if {f} is not None else None"
-            if t.startswith("Sequence")
-            else f"{f}={f}"
-            for f, t in fields
-        )
-        lines.append(f"        body = {op['body_model']}({built})")
-    body_arg = ", body=body" if op["body_model"] else ""
-    if is_list:
-        per_page = "per_page" if op["has_per_page"] else "None"
-        lines.append(
-            f"        return self._runner.paginate(op, {model}, {path_args}, {query}, "
-            f"per_page={per_page}, options=options)"
-        )
-    elif op["returns"] == "none":
-        lines.append(
-            f"        await self._runner.call(op, None, {path_args}, {query}{body_arg}, "
-            "options=options)"
-        )
-    else:
-        v1 = f", v1_model={op['v1_model']}" if op["v1_model"] else ""
-        call = (
-            f"self._runner.call(op, {model}, {path_args}, {query}{body_arg}{v1}, options=options)"
-        )
-        lines.append(f"        return await {call}  # type: ignore[no-any-return]")
-    return lines
-
-
 def _body_fields(
     spec: dict[str, Any], ops: list[dict[str, Any]]
 ) -> dict[str, list[tuple[str, str]]]:
@@ -359,61 +272,7 @@ def _body_fields(
 
 def render_resources(ops: list[dict[str, Any]]) -> str:
     spec = json.loads(SPEC.read_text("utf-8"))
-    body_fields = _body_fields(spec, ops)
-    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for op in ops:
-        attr, name = NAMES[op["operation_id"]]
-        groups.setdefault(attr, []).append((name, op))
-    models = sorted(
-        {m for op in ops for m in (op["model"], op["v1_model"], op["body_model"]) if m}
-        | {
-            t.split("[")[1].split("]")[0]
-            for fs in body_fields.values()
-            for _, t in fs
-            if t.startswith("Sequence[")
-        },
-        key=str.lower,  # the order ruff's isort rules expect
-    )
-    out = [
-        HEADER.format(doc="Typed resource classes: one method per API operation."),
-        "from __future__ import annotations\n",
-        "import datetime",
-        "from collections.abc import Sequence",
-        "from typing import Any\n",
-        "from ..._core.operations import OPERATIONS",
-        "from ...models import (",
-        *(f"    {m}," for m in models),
-        ")",
-        "from ..pagination import Paginator",
-        "from .base import CallOptions, DateArg, Resource, ResourceSlot, check_batch\n",
-    ]
-    classes = []
-    for attr in sorted(groups):
-        if attr == "app":
-            continue
-        cls = _class_name(attr)
-        classes.append((attr, cls))
-        out.append(f"\nclass {cls}(Resource):")
-        out.append(f'    """Operations on {attr.replace("_", " ")}."""\n')
-        for name, op in sorted(groups[attr], key=lambda t: t[0]):
-            out.extend(_method(op, name, body_fields))
-            out.append("")
-    out.append("\nclass AppResources(Resource):")
-    out.append('    """App-level operations (need an app token, except /me)."""\n')
-    for name, op in sorted(groups["app"], key=lambda t: t[0]):
-        out.extend(_method(op, name, body_fields))
-        out.append("")
-    out.append("\nclass SchoolResources:")
-    out.append('    """The resources of one school, as attributes of a SchoolSession (built on')
-    out.append('    first use)."""\n')
-    for attr, cls in classes:
-        out.append(f"    {attr} = ResourceSlot({cls})")
-    out.append("")
-    names = sorted([c for _, c in classes] + ["AppResources", "SchoolResources"])
-    out.append("\n__all__ = [")
-    out.extend(f"    {n!r}," for n in names)
-    out.append("]")
-    return "\n".join(out) + "\n"
+    return _render_resources.render_resources(ops, NAMES, _body_fields(spec, ops), HEADER)
 
 
 def render_doc(ops: list[dict[str, Any]]) -> str:
@@ -441,6 +300,27 @@ def render_doc(ops: list[dict[str, Any]]) -> str:
     lines.append("| GET | `/me` (school token) | getMe | `school.me()` |")
     for oid, where in OAUTH_OPS.items():
         lines.append(f"| OAuth | see `assembly_async.auth` | {oid} | `{where}` |")
+    lines += [
+        "",
+        "## Incremental sync: `changes()`",
+        "",
+        "Every conditional list (CONCEPTS \"Conditional requests\") has a typed `changes`",
+        "method returning a `Delta` of its model; `school.changes(name)` is the same",
+        "delta by name and shares its watermark.",
+        "",
+        "| `school.changes(...)` name | typed method | yields |",
+        "|---|---|---|",
+    ]
+    rows = []
+    for op in ops:
+        attr, name = NAMES[op["operation_id"]]
+        if attr == "app" or not (op["conditional"] and op["returns"] == "list"):
+            continue
+        key = attr if name == "list" else f"{attr}.{name}"
+        method = "changes" if name == "list" else f"{name}_changes"
+        args = ", ".join(n for n, _ in op["path_params"])
+        rows.append(f"| `{key}` | `school.{attr}.{method}({args})` | `{op['model']}` |")
+    lines += sorted(rows)
     return "\n".join(lines) + "\n"
 
 

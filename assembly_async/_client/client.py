@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -15,7 +16,8 @@ from .._core.config import (
     Environment,
     Timeouts,
 )
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, UsageError
+from .._core.requests import probe_request
 from .._http.events import Hooks, SchoolStats
 from .._http.pipeline import Pipeline
 from .._http.ratelimit import BudgetKey, RateLimiter, SlidingWindowLimiter
@@ -52,7 +54,12 @@ class AssemblyClient:
     environment's hosts (local servers, proxies). ``timeout`` is seconds per
     attempt or a :class:`Timeouts`. ``converter`` is a cattrs converter from
     :func:`make_converter` that you customised; the fast decoding path is then
-    off unless ``fast_decode=True``.
+    off unless ``fast_decode=True``. A value that does not fit its model (the
+    documentation's own ``2015-02-31``) costs that field, not the page: the
+    record is kept without it and a :class:`DecodeProblem` is reported to the
+    ``assembly_async.decode`` log, the hooks, ``Page.problems`` and
+    ``Delta.problems``; ``strict_decode=True`` (or per call
+    ``CallOptions(strict_decode=True)``) raises :class:`DecodeError` instead.
 
     With ``client_id``/``client_secret`` the client runs OAuth: school tokens
     live in ``token_store`` (in memory by default; :class:`SQLiteTokenStore`
@@ -93,7 +100,8 @@ class AssemblyClient:
     them in the query string as the API's documentation shows.
 
     ``hooks`` (:class:`Hooks`) are told of every request, response,
-    retry, budget wait, refresh and 304; :meth:`stats` counts them per school.
+    retry, budget wait, refresh, 304 and decode problem; :meth:`stats` counts
+    requests per school.
     """
 
     def __init__(
@@ -110,6 +118,7 @@ class AssemblyClient:
         trace_configs: Sequence[TraceConfig] = (),
         converter: Any = None,
         fast_decode: bool | None = None,
+        strict_decode: bool = False,
         user_agent: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
@@ -138,6 +147,7 @@ class AssemblyClient:
         self.config = ClientConfig.create(
             environment=environment, api_url=api_url, oauth_url=oauth_url,
             api_version=api_version, timeouts=timeouts, user_agent=user_agent,
+            strict_decode=strict_decode,
             max_body=max_body, max_retry_after=max_retry_after,
         )
         if transport is not None and session is not None:
@@ -317,6 +327,26 @@ class AssemblyClient:
         """Counters of every school (and token digest) that sent a request."""
         return self._core.pipeline.stats.all()
 
+    async def ping(self, *, oauth: bool = False, timeout: float = 10.0) -> float:
+        """Seconds until the API host (``oauth=True``: the OAuth host) answered
+        one GET that carries no token.
+
+        Any HTTP answer counts, even an error status (the API answers this one
+        401): the host can be reached. One attempt, no retry, no rate budget,
+        at most ``timeout`` seconds, so a health check or a bulk job learns at
+        once that the host cannot be reached at all: :class:`ConnectionFailed`
+        (refused, unknown host) or :class:`RequestTimeout`, both
+        :class:`TransportError`.
+        """
+        self._check_open()
+        config = self.config
+        request = probe_request(config.oauth_url if oauth else config.api_url,
+                                "/oauth/token" if oauth else "/me",
+                                version=config.api_version, user_agent=config.user_agent)
+        started = time.perf_counter()
+        await self._transport.send(request, timeouts=Timeouts(total=timeout, connect=timeout))
+        return time.perf_counter() - started
+
     async def refresh_school_token(self, school_id: int) -> Token:
         """Refresh a school's token now and save it (the ``token refresh`` command)."""
         self._require_oauth()
@@ -333,7 +363,7 @@ class AssemblyClient:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise UsageError("the client is closed")
 
     async def aclose(self) -> None:
         """Close the connection pool if the client created it (idempotent)."""

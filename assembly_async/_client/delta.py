@@ -10,7 +10,7 @@ walk ran are fetched again next time). An interrupted sync changes nothing.
 
 ::
 
-    delta = school.changes("students", state=state, demographics=True)
+    delta = school.students.changes(state=state, demographics=True)   # Delta[Student]
     async with delta:
         async for student in delta:
             upsert(student)
@@ -27,15 +27,16 @@ from typing import Any, Generic, TypeVar
 from .. import models as _models
 from .._core.config import CallOptions
 from .._core.endpoint import Operation
-from .._core.errors import ConfigurationError, PagingError
+from .._core.errors import ConfigurationError, PagingError, UsageError
 from .._core.operations import OPERATIONS, SDK_CALLS
 from .._core.responses import Validators
 from .._core.walk import WalkSummary
+from ..models._problems import DecodeProblem
 from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
 from .runner import OperationRunner
 from .syncstate import SyncState, sync_key
 
-__all__ = ["CHANGE_OPERATIONS", "Delta", "changes", "resolve"]
+__all__ = ["CHANGE_OPERATIONS", "Delta", "changes", "resolve", "typed_changes"]
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -77,9 +78,13 @@ class Delta(Generic[T]):
     ``requests`` (HTTP requests used), ``full`` (no watermark was stored: a
     first, full sync), ``proven`` (the list walk is provably the whole list:
     only then may a full sync remove what it did not see; ``walk`` holds the
-    evidence). The new watermark is saved on a clean ``__aexit__`` after the
-    delta was consumed to its end; otherwise the state is untouched. A walk
-    whose paging does not add up raises :class:`PagingError` (nothing commits).
+    evidence), ``problems`` (values that did not fit the model, with their raw
+    values: see :class:`DecodeProblem`; raw pages are checked against the
+    model too, so a bulk sync counts them). The new watermark is saved on a
+    clean ``__aexit__`` after the delta was consumed to its end; otherwise the
+    state is untouched. A walk whose paging does not add up raises
+    :class:`PagingError` (nothing commits). Decode problems do not stop the
+    watermark: the records were delivered (raw pages keep every value).
     """
 
     def __init__(
@@ -123,11 +128,19 @@ class Delta(Generic[T]):
         self._walker: PageWalker[Any] | None = None
         self.not_modified = False
         self.full = True
-        self.left_ids: list[Any] = []
+        #: Ids of the records that left since the old watermark (students and staff).
+        self.left_ids: list[int] = []
         #: The delta's total changed during the walk (the watermark is then kept).
         self.shifted = False
         #: The paging evidence of the list walk, once it ended.
         self.walk: WalkSummary | None = None
+        #: Values of the walked pages that did not fit the model (raw values included).
+        self.problems: list[DecodeProblem] = []
+
+    @property
+    def model(self) -> type[T]:
+        """The model class of the records this delta yields."""
+        return self._model
 
     def __repr__(self) -> str:
         return (f"<Delta {self._op.operation_id} key={self.key!r} full={self.full} "
@@ -214,12 +227,12 @@ class Delta(Generic[T]):
 
     async def _start(self, raw: bool) -> PageWalker[Any]:
         if self._started:
-            raise RuntimeError("a Delta can be iterated once; ask changes() for a new one")
+            raise UsageError("a Delta can be iterated once; ask changes() for a new one")
         self._started = True
         await self._load()
         paginator = self._runner.paginate(
             self._op, self._model, self._path_args, self._query, per_page=self._per_page,
-            options=self._options, validators=self._stored,
+            options=self._options, validators=self._stored, check=self._model,
         )
         paginator.concurrency = self._concurrency
         self._paginators.append(paginator)
@@ -256,11 +269,13 @@ class Delta(Generic[T]):
         )
         paginator.concurrency = self._concurrency
         self._paginators.append(paginator)
-        ids: list[Any] = []
+        ids: list[int] = []
         async with paginator.raw_pages() as pages:
             async for records in pages:
-                ids.extend(r.get("id") for r in records if isinstance(r, dict))
-        self.left_ids = [i for i in ids if i is not None]
+                ids.extend(r["id"] for r in records
+                           if isinstance(r, dict) and isinstance(r.get("id"), int)
+                           and not isinstance(r.get("id"), bool))
+        self.left_ids = ids
 
     def __aiter__(self) -> _DeltaRecords[T]:
         return _DeltaRecords(self)
@@ -289,6 +304,8 @@ class _DeltaWalk(Generic[X]):
         if page is None:
             self._ended = True
             await self._delta._finish(self._walker)
+        elif page.problems:
+            self._delta.problems.extend(page.problems)
         return page
 
     async def aclose(self) -> None:
@@ -374,3 +391,26 @@ def changes(
                  state=state if state is not None else runner.sync_state,
                  key=key, left_op=left_op, per_page=per_page, concurrency=concurrency,
                  options=options)
+
+
+def typed_changes(
+    runner: OperationRunner,
+    resource: str,
+    model: type[T],
+    *,
+    state: SyncState | None = None,
+    per_page: int | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    options: CallOptions | None = None,
+    key: str | None = None,
+    **params: Any,
+) -> Delta[T]:
+    """:func:`changes` for a resource whose model the caller names (the generated
+    ``school.students.changes()`` and friends), so the delta is typed ``Delta[model]``.
+    The watermark key is the same as ``changes(runner, resource, **params)``'s."""
+    delta = changes(runner, resource, state=state, per_page=per_page, concurrency=concurrency,
+                    options=options, key=key, **params)
+    if delta.model is not model:
+        raise ConfigurationError(
+            f"{resource!r} yields {delta.model.__name__}, not {model.__name__}")
+    return delta

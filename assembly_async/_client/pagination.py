@@ -33,7 +33,7 @@ of one operation wait for a single probe instead of each paying for a refusal.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -43,6 +43,7 @@ from .._core.errors import BadRequest
 from .._core.paging import MAX_PER_PAGE, PageInfo, page_size_used
 from .._core.responses import Validators
 from .._core.walk import WalkSummary
+from ..models._problems import DecodeProblem
 from .pagesizes import PageSizes
 from .walker import DEFAULT_CONCURRENCY, PageWalker, record_id
 
@@ -72,7 +73,17 @@ class Page(Generic[T]):
 
     ``not_modified`` is True for a 304 answer (no records, nothing changed).
     ``number`` and ``asked_per_page`` are what was asked for, ``url`` where the
-    page came from (redacted); a walk uses them as evidence.
+    page came from (redacted); a walk uses them as evidence. ``status`` and
+    ``headers`` (lower-cased names) are the HTTP answer's: the raw access of a
+    list call.
+    ``problems`` are the values that did not fit the model (each record was
+    kept without them, or left out: see :class:`DecodeProblem`); they carry
+    the raw values, which the page's caller may need and nobody else sees.
+    On a raw page (``raw_pages()`` of a delta) the records are all there, as
+    sent; the problems say what the typed models would lack. ``left_out``
+    counts the records the server sent that are not in ``items`` because they
+    could not become models (no usable ``id``): a walk still counts them as
+    received.
     """
 
     items: list[T]
@@ -82,6 +93,10 @@ class Page(Generic[T]):
     number: int | None = None
     asked_per_page: int | None = None
     url: str | None = None
+    status: int | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    problems: tuple[DecodeProblem, ...] = ()
+    left_out: int = 0
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)

@@ -9,7 +9,8 @@ of them builds a URL, a header or a request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -20,14 +21,17 @@ from .._core.errors import ConfigurationError, DecodeError
 from .._core.paging import paging_from_envelope, paging_from_headers
 from .._core.requests import build_request
 from .._core.responses import Validators, read_validators
+from .._http.events import Event
 from .._http.pipeline import Pipeline
 from .._http.tokens import TokenProvider
 from .._http.transport import Response
 from ..models._converter import dump_json
 from ..models._decode import ModelDecoder
+from ..models._problems import DecodeProblem
 from .getcache import GetCache
 from .pagesizes import PageSizes
 from .pagination import Page, Paginator
+from .rawresponse import record
 from .syncstate import MemorySyncState
 
 __all__ = ["ClientCore", "OperationRunner"]
@@ -35,6 +39,9 @@ __all__ = ["ClientCore", "OperationRunner"]
 T = TypeVar("T")
 R = TypeVar("R")
 _DEFAULT_OPTIONS = CallOptions()
+log = logging.getLogger("assembly_async.decode")
+#: Decode problems logged one by one per response; the rest are counted.
+_LOGGED = 5
 
 
 @attrs.frozen
@@ -81,6 +88,31 @@ class OperationRunner:
         """The client's own sync state (``changes()`` uses it when given none)."""
         return self.core.sync_state
 
+    def _problems(self, options: CallOptions | None) -> list[DecodeProblem] | None:
+        """A list to collect decode problems in, or None when the call is strict."""
+        strict = (options or _DEFAULT_OPTIONS).strict(self.core.config.strict_decode)
+        return None if strict else []
+
+    async def _report(self, op: Operation, problems: Sequence[DecodeProblem]) -> None:
+        """Tell the log and the hooks about decode problems (never their values)."""
+        if not problems:
+            return
+        if log.isEnabledFor(logging.WARNING):
+            for problem in problems[:_LOGGED]:
+                log.warning("%s school=%s: %s", op.operation_id, self.school_id,
+                            problem.redacted())
+            if len(problems) > _LOGGED:
+                log.warning("%s school=%s: %d more values did not fit their model in %s",
+                            op.operation_id, self.school_id, len(problems) - _LOGGED,
+                            problems[0].url)
+        hooks = self.core.pipeline.hooks
+        if hooks is not None and hooks.wants("decode_problem"):
+            for problem in problems:
+                await hooks.emit(Event(
+                    kind="decode_problem", method=op.method, url=problem.url or "",
+                    school_id=self.school_id, attempt=0, operation_id=op.operation_id,
+                    problem=problem.redacted()))
+
     async def _send(
         self,
         op: Operation,
@@ -126,10 +158,13 @@ class OperationRunner:
         per_page: int | None,
         options: CallOptions | None,
         validators: Validators | None = None,
+        check: type[Any] | None = None,
     ) -> Paginator[T]:
         """A :class:`Paginator` over a list operation (``validators`` make every
         page conditional: the pages of a delta). Arguments are validated now, so
-        bad ones fail at the call site rather than at the first iteration."""
+        bad ones fail at the call site rather than at the first iteration.
+        ``check`` is a model the raw pages are decoded into and thrown away, so
+        that they report decode problems too (the delta's ``raw_pages``)."""
         # Validate now, not at the first iteration: bad arguments fail at the call site.
         build_request(self.core.config.api_url, op, path_args=path_args, query=query,
                       version=self.core.config.api_version, per_page=per_page)
@@ -142,7 +177,8 @@ class OperationRunner:
         async def fetch_raw(number: int, size: int | None) -> Page[dict[str, Any]]:
             return await self._fetch_page(op, None, path_args, query, number=number,
                                           per_page=size if op.has_per_page else None,
-                                          options=options, validators=validators)
+                                          options=options, validators=validators,
+                                          check=check)
 
         return Paginator(fetch_page, per_page=per_page, paged=op.has_per_page,
                          fetch_raw=fetch_raw, sizes=self.core.page_sizes,
@@ -159,30 +195,45 @@ class OperationRunner:
         per_page: int | None,
         options: CallOptions | None,
         validators: Validators | None = None,
+        check: type[Any] | None = None,
     ) -> Page[T]:
+        decoder = self.core.decoder
+
         def read(resp: Response, version: str) -> Page[T]:
             found = read_validators(resp.headers)
             if resp.status == 304:
                 info = paging_from_headers({}, number)
                 return Page([], info, validators or found, not_modified=True, number=number,
-                            asked_per_page=per_page, url=resp.url)
+                            asked_per_page=per_page, url=resp.url, status=resp.status,
+                            headers=resp.headers)
             envelope = version == "1"
+            problems = self._problems(options)
             items: list[Any]
             if model is None:
                 items, meta = self._raw_list(resp, envelope)
+                if check is not None:  # the models are thrown away: only the problems count
+                    decoder.decode_list(check, resp.body, url=resp.url, envelope=envelope,
+                                        problems=problems)
             else:
-                items, meta = self.core.decoder.decode_list(model, resp.body, url=resp.url,
-                                                             envelope=envelope)
+                items, meta = decoder.decode_list(model, resp.body, url=resp.url,
+                                                  envelope=envelope, problems=problems)
             # The facts as the server stated them: what was asked for travels
             # separately, so a page size the server never confirmed is not taken
             # for one it used.
             info = (paging_from_envelope(meta, number) if envelope and meta is not None
                     else paging_from_headers(resp.headers, number))
+            found_problems = tuple(problems or ())
+            # Model pages lack the records the decoder left out (raw pages hold them all).
+            left_out = 0 if model is None else len({p.index for p in found_problems
+                                                    if not p.kept})
             return Page(items, info, found, number=number, asked_per_page=per_page,
-                        url=resp.url)
+                        url=resp.url, status=resp.status, headers=resp.headers,
+                        problems=found_problems, left_out=left_out)
 
-        return await self._send(op, path_args, query, options=options, page=number,
+        page = await self._send(op, path_args, query, options=options, page=number,
                                 per_page=per_page, validators=validators, decode=read)
+        await self._report(op, page.problems)
+        return page
 
     def _raw_list(self, resp: Response, envelope: bool) -> tuple[list[Any], dict[str, Any] | None]:
         data = self.core.decoder.loads(resp.body, url=resp.url) if resp.body.strip() else []
@@ -220,27 +271,35 @@ class OperationRunner:
             cached = cache.get(cache_key)
         decoder = self.core.decoder
 
-        def read(resp: Response, version: str) -> Any:
+        def read(resp: Response, version: str) -> tuple[Any, list[DecodeProblem] | None]:
+            answer = resp
             if cache is not None and cached is not None and resp.status == 304:
                 cache.hits += 1
                 resp = cached[0]
             if op.returns == "none" or model is None:
-                return None
+                record(answer.status, answer.headers, answer.url)
+                return None, None
+            problems = self._problems(options)
             if version == "1" and v1_model is not None:
-                value = decoder.decode_one(v1_model, resp.body, url=resp.url)
+                value = decoder.decode_one(v1_model, resp.body, url=resp.url, problems=problems)
             elif version == "1" and op.v1_key:
                 # CONCEPTS "Versions": v1 combines the assessment and its grade set.
                 data = decoder.loads(resp.body, url=resp.url)
                 if isinstance(data, dict) and op.v1_key in data:
                     data = data[op.v1_key]
-                value = decoder.structure_one(model, data, url=resp.url)
+                value = decoder.structure_one(model, data, url=resp.url, problems=problems)
             elif op.returns == "items":
-                value, _ = decoder.decode_list(model, resp.body, url=resp.url, envelope=False)
+                value, _ = decoder.decode_list(model, resp.body, url=resp.url, envelope=False,
+                                               problems=problems)
             else:
-                value = decoder.decode_one(model, resp.body, url=resp.url)
+                value = decoder.decode_one(model, resp.body, url=resp.url, problems=problems)
             if cache is not None and cache_key is not None and resp.status != 304:
                 cache.put(cache_key, resp)  # only bodies that decoded
-            return value
+            record(answer.status, answer.headers, answer.url, from_cache=answer is not resp)
+            return value, problems
 
-        return await self._send(op, path_args, query, options=options, body=payload,
-                                validators=cached[1] if cached else None, decode=read)
+        value, problems = await self._send(op, path_args, query, options=options, body=payload,
+                                           validators=cached[1] if cached else None,
+                                           decode=read)
+        await self._report(op, problems or ())
+        return value

@@ -8,15 +8,9 @@ connection pool); each has its own token.
 
 from __future__ import annotations
 
-from typing import Any
-
-from .._core.config import CallOptions
 from .._http.tokens import TokenProvider
-from .delta import Delta, changes
-from .pagination import DEFAULT_CONCURRENCY
 from .resources.generated import AppResources, SchoolResources
 from .runner import ClientCore, OperationRunner
-from .syncstate import SyncState
 
 __all__ = ["AppSession", "SchoolSession"]
 
@@ -25,7 +19,9 @@ class SchoolSession(SchoolResources):
     """Every school operation, for one school token.
 
     Get one from :meth:`AssemblyClient.school`. Resources are attributes:
-    ``school.students.list(year_code="7")``, ``await school.students.get(15)``.
+    ``school.students.list(year_code="7")``, ``await school.students.get(15)``,
+    ``school.students.changes()``; ``await school.me()`` and
+    ``school.changes("students")`` act on the school as a whole.
     """
 
     def __init__(self, core: ClientCore, provider: TokenProvider, *,
@@ -35,31 +31,6 @@ class SchoolSession(SchoolResources):
 
     def __repr__(self) -> str:
         return f"<SchoolSession school_id={self.school_id!r}>"
-
-    async def me(self, *, options: CallOptions | None = None) -> Any:
-        """The app and this token's access level and scopes (getMe: GET /me)."""
-        return await AppResources(self.runner).me(options=options)
-
-    def changes(
-        self,
-        resource: str,
-        *,
-        state: SyncState | None = None,
-        per_page: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        options: CallOptions | None = None,
-        key: str | None = None,
-        **params: Any,
-    ) -> Delta[Any]:
-        """Records of ``resource`` changed since the watermark in ``state``.
-
-        ``resource`` names a conditional list: ``"students"``, ``"staff_members"``,
-        ``"teaching_groups"``, ... (see ``CHANGE_OPERATIONS``); ``params`` are its
-        filters. ``state`` defaults to the client's in-memory state. Use as
-        ``async with delta: async for record in delta: ...``; see :class:`Delta`.
-        """
-        return changes(self.runner, resource, state=state, per_page=per_page,
-                       concurrency=concurrency, options=options, key=key, **params)
 
 
 class AppSession(AppResources):

@@ -47,6 +47,11 @@ class WalkPage(Protocol):
     @property
     def url(self) -> str | None: ...
 
+    @property
+    def left_out(self) -> int:
+        """Records the server sent that the page does not hold (they could not be decoded)."""
+        ...
+
     def with_items(self: P, items: list[Any]) -> P:
         """The same page holding only ``items``."""
         ...
@@ -170,10 +175,13 @@ class PageWalker(Generic[P]):
                                         "middle of a walk")
             await self._finish()  # a 304 delta: nothing changed, nothing to check
             return page
-        verdict = self.ledger.add(number, page.info, [record_id(r) for r in page.items],
+        ids = [record_id(r) for r in page.items]
+        # Records the decoder left out were received all the same (ids unknown).
+        verdict = self.ledger.add(number, page.info, ids + [None] * page.left_out,
                                   asked_per_page=page.asked_per_page, url=page.url)
         if verdict.keep is not None:
-            page = page.with_items([r for r, k in zip(page.items, verdict.keep, strict=True) if k])
+            keep = verdict.keep[:len(ids)]
+            page = page.with_items([r for r, k in zip(page.items, keep, strict=True) if k])
         if not verdict.more:
             # The list ended: drop what was fetched ahead; check it on the next call.
             self._ending = True

@@ -138,6 +138,8 @@ class ClientConfig:
 
     ``api_url`` and ``oauth_url`` default to the hosts of ``environment`` and may
     be overridden for local servers (the fake server) and proxies.
+    ``strict_decode`` makes a value that does not fit its model raise
+    :class:`DecodeError` instead of being reported as a problem.
     """
 
     environment: Environment = "sandbox"
@@ -150,6 +152,7 @@ class ClientConfig:
     max_body: int = DEFAULT_MAX_BODY
     #: Longest 429 pause in seconds; a longer ``period``/``Retry-After`` is capped to it.
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    strict_decode: bool = False
 
     def __attrs_post_init__(self) -> None:
         max_body = self.max_body
@@ -173,6 +176,7 @@ class ClientConfig:
         user_agent: str | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        strict_decode: bool = False,
     ) -> ClientConfig:
         """Normalise user input (strings, None for defaults) into a config."""
         if environment not in API_HOSTS:
@@ -188,6 +192,7 @@ class ClientConfig:
             user_agent=user_agent or f"assembly-async/{__version__}",
             max_body=max_body,
             max_retry_after=max_retry_after,
+            strict_decode=bool(strict_decode),
         )
 
 
@@ -205,6 +210,9 @@ class CallOptions:
     ``wait_for_budget=True`` lets the call wait for its school's rate budget
     (and 429 pauses) past the deadline instead of failing fast with
     :class:`BudgetExhausted` / :class:`RateLimited` (the bulk engine does this).
+    ``strict_decode=True`` raises :class:`DecodeError` for a value that does
+    not fit its model; False keeps the record with that field empty and
+    reports a :class:`DecodeProblem` (the client's default).
     """
 
     timeout: float | Timeouts | Default | None = DEFAULT
@@ -212,6 +220,7 @@ class CallOptions:
     api_version: str | Default = DEFAULT
     deadline: float | Default | None = DEFAULT
     retry_writes: bool | Default = DEFAULT
+    strict_decode: bool | Default = DEFAULT
     wait_for_budget: bool | Default = DEFAULT
 
     def __attrs_post_init__(self) -> None:
@@ -239,3 +248,7 @@ class CallOptions:
     def version(self, default: str) -> str:
         """The API version for this call."""
         return default if self.api_version is DEFAULT else _check_version(self.api_version)
+
+    def strict(self, default: bool) -> bool:
+        """Whether this call raises on a value that does not fit its model."""
+        return default if self.strict_decode is DEFAULT else bool(self.strict_decode)

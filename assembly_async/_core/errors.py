@@ -4,6 +4,8 @@ Every error the SDK raises derives from :class:`AssemblyError`::
 
     AssemblyError
     ├── ConfigurationError          bad arguments, caught before any request
+    ├── UsageError                  a closed client, a delta iterated twice, an engine
+    │                               already running: the calling code's mistake
     ├── SinkError                   the sink's database failed or refused (PostgreSQL)
     ├── DecodeError                 a response body that does not fit its schema
     │   └── UnexpectedContentType   a 2xx answer that is not JSON (an HTML page)
@@ -106,6 +108,12 @@ class AssemblyError(Exception):
 
 class ConfigurationError(AssemblyError, ValueError):
     """Invalid arguments or configuration, detected before any request is sent."""
+
+
+class UsageError(AssemblyError, RuntimeError):
+    """The object cannot do this now: a closed client or transport, a delta
+    iterated a second time, an engine already running. A mistake of the calling
+    code, raised before anything is sent (also a :class:`RuntimeError`)."""
 
 
 class SinkError(AssemblyError):

@@ -27,6 +27,7 @@ __all__ = [
     "build_request",
     "check_token_destination",
     "encode_value",
+    "probe_request",
 ]
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -173,6 +174,15 @@ def build_request(
     return Request(
         method=op.method, url=url, headers=headers, body=body, operation_id=op.operation_id
     )
+
+
+def probe_request(base_url: URL, path: str, *, version: str,
+                  user_agent: str = "assembly-async") -> Request:
+    """A GET of ``path`` on ``base_url`` carrying no token: any answer at all
+    shows the host can be reached (``AssemblyClient.ping``)."""
+    url = base_url.with_path(base_url.path.rstrip("/") + path)
+    return Request(method="GET", url=url, operation_id="ping",
+                   headers={"Accept": accept_header(version), "User-Agent": user_agent})
 
 
 def check_token_destination(url: URL, api_url: URL) -> None:

@@ -2,11 +2,13 @@
 
 Pass ``hooks=Hooks(on_retry=..., on_rate_limit_wait=...)`` to the client to be
 told, for every request of every school, when it is sent, answered, retried,
-held back by the rate budget, replayed after a token refresh, or answered 304.
-Listeners get an :class:`Event` (school id, attempt, redacted URL, status,
-seconds elapsed or waited) and may be plain functions or coroutines; a listener
-that raises is logged and ignored, it never breaks a request. Tokens are never
-part of an event.
+held back by the rate budget, replayed after a token refresh, answered 304,
+or failed without an answer, and of every value of a response that did not fit
+its model. Listeners get an :class:`Event` (school id, attempt, redacted URL,
+status, seconds elapsed or waited, the decode problem) and may be plain
+functions or coroutines; a listener that raises is logged and ignored, it never
+breaks a request. Tokens are never part of an event, nor the value of a decode
+problem (personal data).
 
 :class:`Stats` keeps counters per budget key (the school id), read at run time
 with ``client.stats(school_id)``.
@@ -21,15 +23,20 @@ from typing import Literal
 
 import attrs
 
+from ..models._problems import DecodeProblem
 from .ratelimit import BudgetKey
 
 __all__ = ["EVENT_KINDS", "Event", "EventKind", "Hooks", "Listener", "SchoolStats", "Stats"]
 
 log = logging.getLogger("assembly_async.events")
 
-EventKind = Literal["request", "response", "retry", "rate_limit_wait", "refresh", "not_modified"]
+EventKind = Literal[
+    "request", "response", "error", "retry", "rate_limit_wait", "refresh", "not_modified",
+    "decode_problem",
+]
 EVENT_KINDS: tuple[EventKind, ...] = (
-    "request", "response", "retry", "rate_limit_wait", "refresh", "not_modified",
+    "request", "response", "error", "retry", "rate_limit_wait", "refresh", "not_modified",
+    "decode_problem",
 )
 
 
@@ -39,6 +46,10 @@ class Event:
 
     * ``request``: about to be sent (``attempt`` is 1 for the first try).
     * ``response``: an HTTP status arrived (``status``, ``elapsed`` seconds).
+    * ``error``: the attempt ended without an HTTP answer (``error`` is the
+      :class:`TransportError`: connection failed, timed out, body cut short;
+      ``elapsed`` seconds). Every ``request`` is followed by exactly one
+      ``response`` or ``error``.
     * ``retry``: the attempt failed and another follows after ``wait`` seconds
       (``error`` is the failure, ``status`` its status if it had one).
     * ``rate_limit_wait``: the request waited ``wait`` seconds for rate budget
@@ -46,6 +57,10 @@ class Event:
     * ``refresh``: 401 ``invalid_token``: the token was refreshed and the
       request is replayed (not counted as a retry).
     * ``not_modified``: the server answered 304 to a conditional request.
+    * ``decode_problem``: a value of the response did not fit its model; the
+      record was kept without it, or left out (``problem`` says which, where
+      and why, with the value redacted; ``attempt`` is 0: it is not about
+      one attempt).
     """
 
     kind: EventKind
@@ -58,6 +73,7 @@ class Event:
     wait: float | None = None
     error: BaseException | None = None
     operation_id: str = ""
+    problem: DecodeProblem | None = None
 
 
 Listener = Callable[[Event], Awaitable[None] | None]
@@ -71,18 +87,21 @@ class Hooks:
         *,
         on_request: Listener | None = None,
         on_response: Listener | None = None,
+        on_error: Listener | None = None,
         on_retry: Listener | None = None,
         on_rate_limit_wait: Listener | None = None,
         on_refresh: Listener | None = None,
         on_not_modified: Listener | None = None,
+        on_decode_problem: Listener | None = None,
         on_event: Listener | None = None,
     ) -> None:
         self._listeners: dict[str, list[Listener]] = {kind: [] for kind in EVENT_KINDS}
         self._all: list[Listener] = []
         given = {
-            "request": on_request, "response": on_response, "retry": on_retry,
+            "request": on_request, "response": on_response, "error": on_error,
+            "retry": on_retry,
             "rate_limit_wait": on_rate_limit_wait, "refresh": on_refresh,
-            "not_modified": on_not_modified,
+            "not_modified": on_not_modified, "decode_problem": on_decode_problem,
         }
         for kind, listener in given.items():
             if listener is not None:

@@ -314,10 +314,12 @@ class Pipeline:
                 except AssemblyError as exc:
                     name = type(exc).__name__
                     counters.errors[name] = counters.errors.get(name, 0) + 1
+                    took = time.perf_counter() - started
                     if log.isEnabledFor(logging.DEBUG):
                         log.debug("%s %s -> %s school=%s attempt=%d %.3fs", state.method,
                                   self._url(state, request), name, state.school_id,
-                                  state.attempt, time.perf_counter() - started)
+                                  state.attempt, took)
+                    await self._emit("error", state, request, error=exc, elapsed=took)
                     raise
             finally:
                 if limiter is not None:

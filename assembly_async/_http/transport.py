@@ -29,7 +29,13 @@ import attrs
 from aiohttp import ClientSession, TraceConfig
 
 from .._core.config import DEFAULT_MAX_BODY, Timeouts
-from .._core.errors import AssemblyError, ConnectionFailed, RequestTimeout, ResponseTooLarge
+from .._core.errors import (
+    AssemblyError,
+    ConnectionFailed,
+    RequestTimeout,
+    ResponseTooLarge,
+    UsageError,
+)
 from .._core.redact import redact_url
 from .._core.requests import Request
 
@@ -122,7 +128,7 @@ class AiohttpTransport:
 
     def _get_session(self) -> ClientSession:
         if self._closed:
-            raise RuntimeError("the transport is closed")
+            raise UsageError("the transport is closed")
         if self._session is None:
             # Created lazily so that constructing a client needs no running loop.
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit_per_host)

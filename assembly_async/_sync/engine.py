@@ -51,7 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._client.syncstate import MemorySyncState
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, UsageError
 from .._http.events import SchoolStats
 from ..sinks import RunRecorder, Sink, SyncRun, check_resource_name
 from .job import JobResources, JobSpec, ends_school, sync_job
@@ -154,7 +154,7 @@ class SyncEngine:
         them and re-raises :class:`asyncio.CancelledError`.
         """
         if self._running:
-            raise RuntimeError("this engine is already running")
+            raise UsageError("this engine is already running")
         ids = list(dict.fromkeys(school_ids))
         for sid in ids:
             if isinstance(sid, bool) or not isinstance(sid, int):
@@ -281,7 +281,7 @@ class _Run:
         # The one-job code every scheduler runs (job.py); this engine keeps the
         # per-school bookkeeping around it.
         await sync_job(spec, self.job_resources, result=res,
-                      on_update=lambda r: self.emit(sid, r))
+                       on_update=lambda r: self.emit(sid, r))
         if ends_school(res.error):
             school.revoked = True
         await self.emit(sid, res)

@@ -41,7 +41,7 @@ import attrs
 from .._client.syncstate import SyncState
 from .._core.config import CallOptions
 from .._core.errors import ConfigurationError, SchoolAuthRevoked, TokenUnavailable
-from ..sinks import Sink, check_resource_name
+from ..sinks import Sink, check_resource_name, has_usable_id
 from .jobs import JobWriter, open_job
 from .report import ResourceResult
 
@@ -138,12 +138,16 @@ async def sync_job(spec: JobSpec, resources: JobResources, *,
             lister = job if job.can_list else None
             seen: set[Any] | None = set() if delta.full and lister is not None else None
             async for page in delta.raw_pages():
+                # A record without a usable id cannot be upserted; the delta
+                # reported it as a decode problem (left out of the models too).
+                page = [r for r in page if has_usable_id(r)]
                 if page:
                     await job.write(page)
                     res.records += len(page)
                     if seen is not None:
                         seen.update(r.get("id") for r in page)
                 res.requests = delta.requests
+                res.add_problems(delta.problems[res.decode_problems:])
                 await _notify(on_update, res)
             left = list(delta.left_ids or ())
             if lister is not None and seen is not None and not delta.not_modified:

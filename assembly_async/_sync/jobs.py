@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._client.syncstate import SyncState
+from .._core.errors import UsageError
 from .._core.responses import Validators
 from ..sinks import IdLister, JobTransaction, Sink, TransactionalSink
 
@@ -49,7 +50,7 @@ class _TransactionState:
 
     async def set(self, key: str, validators: Validators) -> None:
         if self.committed:
-            raise RuntimeError("a job transaction commits once")
+            raise UsageError("a job transaction commits once")
         self.committed = True
         await self._txn.commit(key, validators)
 

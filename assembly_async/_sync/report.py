@@ -2,7 +2,10 @@
 
 ``SchoolResult.requests``/``not_modified``/``retries`` come from the pipeline's
 per-school counters (every HTTP attempt, every 304), so they match what the
-API saw; records and removals come from the jobs themselves.
+API saw; records and removals come from the jobs themselves. Decode problems
+(values that do not fit their model) are counted per job and school; the
+sink has every record with its values as sent, and the report keeps the first
+few problems per job without their values (they may be personal data).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Literal
 import attrs
 
 from .._core.errors import JobFailed
+from ..models._problems import DecodeProblem
 
 __all__ = [
     "JobState",
@@ -22,11 +26,14 @@ __all__ = [
     "SchoolResult",
     "SyncReport",
     "describe_error",
+    "error_kind",
 ]
 
 #: Life of one (school, resource) job.
 JobState = Literal["queued", "running", "done", "not_modified", "failed", "skipped", "cancelled"]
 _FINAL = frozenset({"done", "not_modified", "failed", "skipped", "cancelled"})
+#: Decode problems a job keeps (redacted) in its result; all are counted.
+KEPT_PROBLEMS = 20
 
 
 @attrs.frozen
@@ -51,9 +58,15 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], object]
 
 
+def error_kind(error: BaseException) -> str:
+    """The error's class name; for a :class:`JobFailed`, the one of the error it
+    stands for (raised in another process)."""
+    return error.kind if isinstance(error, JobFailed) else type(error).__name__
+
+
 def describe_error(error: BaseException) -> str:
     """``"ClassName: message"`` (a :class:`JobFailed` names the error it stands for)."""
-    name = error.kind if isinstance(error, JobFailed) else type(error).__name__
+    name = error_kind(error)
     text = str(error) or name
     return f"{name}: {text}" if name not in text else text
 
@@ -73,6 +86,17 @@ class ResourceResult:
     full: bool | None = None
     error: BaseException | None = None
     elapsed: float = 0.0
+    #: Values of the synced records that did not fit their model (the sink
+    #: stored them as sent); ``problems`` holds the first few, redacted.
+    decode_problems: int = 0
+    problems: list[DecodeProblem] = attrs.field(factory=list)
+
+    def add_problems(self, found: list[DecodeProblem]) -> None:
+        """Count ``found`` and keep the first few without their values."""
+        self.decode_problems += len(found)
+        room = KEPT_PROBLEMS - len(self.problems)
+        if room > 0:
+            self.problems.extend(p.redacted() for p in found[:room])
 
 
 @attrs.define
@@ -100,6 +124,11 @@ class SchoolResult:
     @property
     def removals(self) -> int:
         return sum(r.removals for r in self.resources.values())
+
+    @property
+    def decode_problems(self) -> int:
+        """Values of this school's records that did not fit their model."""
+        return sum(r.decode_problems for r in self.resources.values())
 
     @property
     def requests(self) -> int:
@@ -145,6 +174,11 @@ class SyncReport:
     @property
     def removals(self) -> int:
         return sum(s.removals for s in self.schools.values())
+
+    @property
+    def decode_problems(self) -> int:
+        """Values that did not fit their model, across all schools."""
+        return sum(s.decode_problems for s in self.schools.values())
 
     @property
     def requests(self) -> int:

@@ -77,6 +77,17 @@ class MemoryTokenStore:
                 return
             self._write(key, attrs.evolve(current, usable=False), keep_pending=True)
 
+    async def delete(self, key: str) -> bool:
+        """Remove the token under ``key``; returns whether there was one. The
+        key's version still moves on, so a refresh in flight cannot write the
+        removed token back."""
+        async with self._lock:
+            if self._tokens.pop(key, None) is None:
+                return False
+            self._versions[key] = self._versions.get(key, 0) + 1
+            self._pending.pop(key, None)
+            return True
+
     async def keys(self) -> list[str]:
         """All keys, sorted."""
         return sorted(self._tokens)

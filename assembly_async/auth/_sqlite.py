@@ -200,6 +200,18 @@ class SQLiteTokenStore:
         await db.execute(_UPSERT, (key, _dump(token), time.time()))
         await db.execute(_BUMP, (key, keep_pending))
 
+    async def delete(self, key: str) -> bool:
+        """Remove the token under ``key``; returns whether there was one. The
+        key's version still moves on, so a refresh in flight cannot write the
+        removed token back."""
+        async with self._transaction() as db:
+            cursor = await db.execute("DELETE FROM tokens WHERE key = ?", (key,))
+            removed = bool(cursor.rowcount)
+            if removed:
+                await db.execute("UPDATE token_refresh SET version = version + 1, "
+                                 "pending = NULL WHERE key = ?", (key,))
+        return removed
+
     async def compare_and_set(self, key: str, expected: Token | None, new: Token) -> bool:
         """In one ``BEGIN IMMEDIATE`` transaction: read, compare access tokens, write."""
         async with self._transaction() as db:

@@ -1,32 +1,54 @@
 """The ``assembly-async`` command line.
 
-``demo`` (the embedded fake server, synced twice), ``sync`` (schools from a
-token store into a sink), ``token`` (OAuth helpers) and ``status``; with the
+Commands, one module each: ``demo`` (the embedded fake server, synced twice),
+``sync`` (schools from a token store into a sink), ``status``, and ``token``
+(OAuth helpers; ``add``/``list``/``remove`` on the token store). With the
 distributed extra, ``worker``, ``sync --queue`` and ``status --queue`` run a
-sync on many machines (``_queue_cmd.py``). Bad input
-gives one line on stderr and exit code 2; a sync in which some school failed
-exits 1.
+sync on many machines (``_queue_cmd.py``).
+
+Results go to stdout (tables, or one JSON document with ``--json``);
+progress, narration and log lines to stderr, through one formatted handler
+(``-v`` for INFO, ``-vv`` for DEBUG). Options that name files and hosts also
+read environment variables (``ASSEMBLY_TOKEN_STORE``, ``ASSEMBLY_SINK``,
+``ASSEMBLY_STATE``, ``ASSEMBLY_API_URL``, ``ASSEMBLY_OAUTH_URL``), next to the
+credentials (``ASSEMBLY_CLIENT_ID``, ``ASSEMBLY_CLIENT_SECRET``,
+``ASSEMBLY_ENVIRONMENT``).
+
+Exit codes: 0 done; 1 some school (or token) failed; 2 bad input or
+configuration (one line on stderr); 3 the API or OAuth host cannot be reached
+at all (one line, after a single probe); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sqlite3
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn
 
 from .._core.errors import AssemblyError, ConfigurationError
-from . import _queue_cmd
-from ._commands import CLIError, cmd_status, cmd_sync, cmd_token
-from ._ui import make_ui
+from .._core.logs import LOGGER
+from .._core.version import __version__
+from . import _demo, _queue_cmd, _status_cmd, _sync_cmd, _token_cmd
+from ._common import CLIError, Unreachable
+from ._logsetup import setup_logging
+from ._ui import UI, make_ui
 
 __all__ = ["CLIError", "build_parser", "main"]
 
 PROG = "assembly-async"
-STORE_HELP = ("token store: an SQLite file, or a redis://, rediss:// or unix:// URL"
-              " (needs the redis extra)")
+
+#: Command name -> the coroutine that runs it.
+COMMANDS: dict[str, Callable[[argparse.Namespace, UI], Coroutine[Any, Any, int]]] = {
+    "demo": _demo.run,
+    "sync": _queue_cmd.or_queue(_sync_cmd.run, _queue_cmd.run_queue_sync),
+    "status": _queue_cmd.or_queue(_status_cmd.run, _queue_cmd.run_queue_status),
+    "token": _token_cmd.run,
+    "worker": _queue_cmd.run_worker,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,110 +56,62 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(message)
 
 
-def _add_api(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--api-url", help="override the API host (default from ASSEMBLY_ENVIRONMENT)")
-    p.add_argument("--oauth-url", help="override the OAuth host")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Bulk sync for the Assembly Platform API. "
                      "Credentials: ASSEMBLY_CLIENT_ID, ASSEMBLY_CLIENT_SECRET, "
-                     "ASSEMBLY_ENVIRONMENT (sandbox|production).")
-    parser.add_argument("--plain", action="store_true", help="plain text output, no rich")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    demo = sub.add_parser("demo", help="sync an embedded fake server into SQLite, twice")
-    demo.add_argument("--schools", type=int, default=20, help="number of fake schools (20)")
-    demo.add_argument("--db", help="SQLite file to keep (default: a temporary file)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--concurrency", type=int, default=16)
-
-    sync = sub.add_parser("sync", help="sync schools from a token store into a sink")
-    sync.add_argument("--token-store", help=STORE_HELP + " (required without --queue)")
-    sync.add_argument("--sink",
-                      help="postgresql://user@host/db: PostgreSQL (sync state in the same "
-                      "database); *.db: SQLite sink; any other path: directory of JSON Lines files")
-    sync.add_argument("--resources", default="students,staff_members")
-    sync.add_argument("--schools", help="comma-separated school ids (default: all in the store)")
-    sync.add_argument("--state", help="sync state: an SQLite file or a redis:// URL (default: "
-                      "the PostgreSQL database, or a file next to the sink)")
-    sync.add_argument("--concurrency", type=int, default=16)
-    _add_api(sync)
-
-    token = sub.add_parser("token", help="OAuth helpers (results go to the token store)")
-    tsub = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
-    url = tsub.add_parser("authorize-url", help="print the URL a school admin must visit")
-    url.add_argument("--redirect-uri", required=True)
-    url.add_argument("--scopes", required=True, help="space or comma separated scopes")
-    url.add_argument("--state", help="state to embed (default: random)")
-    exch = tsub.add_parser("exchange", help="trade an authorization code for a school token")
-    exch.add_argument("--code", required=True)
-    exch.add_argument("--redirect-uri", required=True)
-    ref = tsub.add_parser("refresh", help="refresh stored school tokens now")
-    ref.add_argument("--schools", help="comma-separated school ids (default: all)")
-    tsub.add_parser("client-credentials", help="get and store an app token")
-    for p in (url, exch, ref, tsub.choices["client-credentials"]):
-        _add_api(p)
-        if p is not url:
-            p.add_argument("--token-store", required=True, help=STORE_HELP)
-
-    status = sub.add_parser("status", help="API sync status and our last local sync per school")
-    status.add_argument("--token-store", help=STORE_HELP + " (required without --queue)")
-    status.add_argument("--sink", help="sink (path or postgresql:// URL) whose sync_runs to show")
-    status.add_argument("--schools", help="comma-separated school ids (default: all)")
-    _add_api(status)
-    _queue_cmd.add_queue_options(sync, status)
-    _queue_cmd.register_worker(sub, _add_api)
+                     "ASSEMBLY_ENVIRONMENT (sandbox|production).",
+                     epilog="Exit codes: 0 done, 1 a school failed, 2 bad input, "
+                     "3 host unreachable.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}",
+                        help="print the version and exit")
+    parser.add_argument("--plain", action="store_true",
+                        help="plain text output, no rich tables or progress bars")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as one JSON document on stdout")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log lines on stderr: -v INFO (retries), -vv DEBUG "
+                        "(every request)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+    for module in (_demo, _sync_cmd, _status_cmd, _token_cmd, _queue_cmd):
+        module.register(sub)
     return parser
 
 
-async def _dispatch(args: argparse.Namespace) -> int:
-    ui = make_ui(plain=args.plain)
-    if args.command == "demo":
-        if args.schools < 1 or args.schools > 1000:
-            raise CLIError("--schools must be between 1 and 1000")
-        if args.concurrency < 1:
-            raise CLIError("--concurrency must be >= 1")
-        from ._demo import run_demo
-
-        return await run_demo(ui, schools=args.schools, db=args.db, seed=args.seed,
-                              concurrency=args.concurrency)
-    if args.command == "worker":
-        return await _queue_cmd.run_worker(args, ui)
-    if args.command in ("sync", "status") and _queue_cmd.queue_url(args):
-        run = _queue_cmd.run_queue_sync if args.command == "sync" else _queue_cmd.run_queue_status
-        return await run(args, ui)
-    if args.command in ("sync", "status") and not args.token_store:
-        raise CLIError("--token-store is required (or --queue URL for a distributed run)")
-    if args.command == "sync":
-        if not args.sink:
-            raise CLIError("--sink is required")
-        return await cmd_sync(args, ui)
-    if args.command == "token":
-        return await cmd_token(args, ui)
-    return await cmd_status(args, ui)
-
-
-def _fail(message: str, code: int) -> int:
+def _fail(message: str, code: int, ui: UI | None, args: argparse.Namespace | None) -> int:
     text = " ".join(str(message).split())
     print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
+    if ui is not None and ui.json:
+        command = " ".join(c for c in (getattr(args, "command", None),
+                                       getattr(args, "token_command", None)) if c)
+        ui.emit({"command": command, "ok": False, "exit_code": code, "error": text})
     return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
+    ui: UI | None = None
+    args: argparse.Namespace | None = None
+    logger = logging.getLogger(LOGGER)
+    handlers, level = list(logger.handlers), logger.level
     try:
         args = build_parser().parse_args(argv)
-        return asyncio.run(_dispatch(args))
-    except CLIError as exc:
-        return _fail(str(exc), 2)
+        ui = make_ui(plain=args.plain, json=args.json)
+        setup_logging(ui, args.verbose)
+        return asyncio.run(COMMANDS[args.command](args, ui))
+    except (CLIError, Unreachable) as exc:
+        return _fail(str(exc), exc.exit_code, ui, args)
     except (ConfigurationError, ValueError) as exc:
-        return _fail(str(exc), 2)
+        return _fail(str(exc), 2, ui, args)
     except AssemblyError as exc:
-        return _fail(f"{type(exc).__name__}: {exc}", 1)
+        return _fail(f"{type(exc).__name__}: {exc}", 1, ui, args)
     except (OSError, sqlite3.Error) as exc:
-        return _fail(f"{type(exc).__name__}: {exc}", 2)
+        return _fail(f"{type(exc).__name__}: {exc}", 2, ui, args)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", 130, ui, args)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
+    finally:
+        # The command's handler goes; whatever was configured before comes back.
+        logger.handlers[:] = handlers
+        logger.setLevel(level)

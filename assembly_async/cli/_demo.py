@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 import tempfile
 import time
@@ -12,9 +13,11 @@ from .._client.client import AssemblyClient
 from .._sync.engine import SyncEngine, SyncReport
 from ..auth import MemoryTokenStore, Token, TokenStore
 from ..sinks import SQLiteSink
-from ._ui import UI
+from ._common import CLIError
+from ._progress import Progress
+from ._ui import UI, report_json
 
-__all__ = ["DEMO_RESOURCES", "fake_client", "load_fake_tokens", "run_demo"]
+__all__ = ["DEMO_RESOURCES", "fake_client", "load_fake_tokens", "register", "run", "run_demo"]
 
 DEMO_RESOURCES = ("students", "staff_members")
 
@@ -74,9 +77,32 @@ def mutate(fake: Any, rng: random.Random) -> dict[str, int]:
     return counts
 
 
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo", help="sync an embedded fake server into SQLite, twice",
+                          description="Start a fake Assembly in this process, sync it into "
+                          "SQLite through scripted faults, change its data, sync again.")
+    demo.add_argument("--schools", type=int, default=20, metavar="N",
+                      help="number of fake schools, 1 to 1000 (default: 20)")
+    demo.add_argument("--db", metavar="PATH",
+                      help="SQLite file to keep (default: a temporary file)")
+    demo.add_argument("--seed", type=int, default=0, metavar="N",
+                      help="seed of the fake's data and changes (default: 0)")
+    demo.add_argument("--concurrency", type=int, default=16, metavar="N",
+                      help="schools synced at once (default: 16)")
+
+
+async def run(args: argparse.Namespace, ui: UI) -> int:
+    if args.schools < 1 or args.schools > 1000:
+        raise CLIError("--schools must be between 1 and 1000")
+    if args.concurrency < 1:
+        raise CLIError("--concurrency must be >= 1")
+    return await run_demo(ui, schools=args.schools, db=args.db, seed=args.seed,
+                          concurrency=args.concurrency)
+
+
 async def _sync(ui: UI, engine: SyncEngine, school_ids: list[int], label: str) -> SyncReport:
-    ui.line(f"{label}: syncing {len(school_ids)} schools x {', '.join(engine.resources)}...")
-    with ui.progress(school_ids, engine.resources) as progress:
+    ui.say(f"{label}: syncing {len(school_ids)} schools x {', '.join(engine.resources)}...")
+    with Progress(ui, school_ids, engine.resources) as progress:
         engine.on_progress = progress.event
         return await engine.run(school_ids)
 
@@ -89,7 +115,7 @@ async def run_demo(ui: UI, *, schools: int, db: str | None, seed: int = 0,
 
     with tempfile.TemporaryDirectory(prefix="assembly-demo-") as tmp:
         path = Path(db) if db else Path(tmp) / "demo.db"
-        ui.line(f"Starting the embedded fake Assembly server with {schools} schools...")
+        ui.say(f"Starting the embedded fake Assembly server with {schools} schools...")
         # Real budget (600 requests per 5 minutes per school), on a clock 60x faster.
         async with FakeAssembly(schools=schools, seed=seed, rate_limit=600, rate_window=300.0,
                                 time_scale=60.0, **DEMO_SIZES) as fake:
@@ -105,16 +131,23 @@ async def run_demo(ui: UI, *, schools: int, db: str | None, seed: int = 0,
                 # reset mid-body and a proxy's HTML 502 page. GETs are retried.
                 fake.faults.script("/students", ["503", "reset"])
                 fake.faults.script("/staff_members", ["html502"])
-                ui.line("Injected faults: a 503, a connection reset and an HTML 502 page")
+                ui.say("Injected faults: a 503, a connection reset and an HTML 502 page")
                 first = await _sync(ui, engine, ids, "First sync (full)")
-                ui.report_table("First sync (full)", first)
+                if not ui.json:
+                    ui.report_table("First sync (full)", first)
                 counts = mutate(fake, random.Random(seed))
-                ui.line(f"Changed the fake's data: {counts['changed']} records changed, "
-                        f"{counts['added']} students added, {counts['left']} students left, "
-                        f"{counts['untouched']} schools untouched")
+                ui.say(f"Changed the fake's data: {counts['changed']} records changed, "
+                       f"{counts['added']} students added, {counts['left']} students left, "
+                       f"{counts['untouched']} schools untouched")
                 second = await _sync(ui, engine, ids, "Second sync (incremental)")
-                ui.report_table("Second sync (incremental)", second)
+                if not ui.json:
+                    ui.report_table("Second sync (incremental)", second)
                 stored = {r: await sink.count(r) for r in DEMO_RESOURCES}
+            if ui.json:
+                ui.emit({"command": "demo", "ok": first.ok and second.ok,
+                         "db": str(path) if db else None, "changes": counts, "stored": stored,
+                         "first": report_json(first), "second": report_json(second)})
+                return 0 if first.ok and second.ok else 1
             where = str(path) if db else "a temporary file (pass --db PATH to keep it)"
             ui.line(f"SQLite sink: {stored['students']} students, {stored['staff_members']} "
                     f"staff members in {where}")

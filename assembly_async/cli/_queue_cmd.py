@@ -21,27 +21,24 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import logging
 import signal
-import sys
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, TextIO
-
-import orjson
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any
 
 from .._core.errors import AssemblyError, ConfigurationError
-from .._sync.report import SyncReport, describe_error
 from ..sinks import is_dsn, redact_dsn
-from ._commands import CLIError, parse_resources, parse_school_ids, shown
-from ._ui import UI
+from ._common import CLIError, add_api_options, parse_school_ids, stored_school_ids
+from ._stores import shown
+from ._sync_cmd import parse_resources
+from ._ui import UI, report_json
 
-__all__ = ["add_queue_options", "queue_url", "register_worker", "run_queue_status",
-           "run_queue_sync", "run_worker"]
+__all__ = ["or_queue", "queue_url", "register", "run_queue_status", "run_queue_sync",
+           "run_worker"]
 
 _ENV_REDIS = "ASSEMBLY_REDIS_URL"
 _ENV_SINK = "ASSEMBLY_SINK"
 #: Options that only mean something with --queue.
-QUEUE_ONLY = ("attach", "cancel", "detach", "run", "json")
+QUEUE_ONLY = ("attach", "cancel", "detach", "run")
 
 
 def _distributed() -> Any:
@@ -53,60 +50,61 @@ def _distributed() -> Any:
     return distributed
 
 
-def register_worker(sub: Any, add_api: Any) -> None:
-    """The ``worker`` command."""
+def register(sub: Any) -> None:
+    """The ``worker`` command, and ``--queue`` with its options on ``sync`` and
+    ``status`` (registered before this)."""
     worker = sub.add_parser(
         "worker", help="run distributed sync jobs from a Redis queue (taskiq)",
         description="Take (school, resource) jobs from the Redis queue and sync them into "
         "PostgreSQL, with tokens and rate budgets shared through Redis. Credentials: "
         "ASSEMBLY_CLIENT_ID, ASSEMBLY_CLIENT_SECRET. Stops on SIGTERM/Ctrl-C.")
-    worker.add_argument("--redis", help=f"Redis URL (default: ${_ENV_REDIS})")
-    worker.add_argument("--sink", help=f"PostgreSQL DSN (default: ${_ENV_SINK})")
-    worker.add_argument("--concurrency", type=int, default=16,
-                        help="jobs at once in this process (16)")
-    worker.add_argument("--prefix", default="assembly:", help="Redis key prefix (assembly:)")
-    worker.add_argument("--rate-limit", type=int, default=600,
-                        help="requests per window per school, in every worker (600)")
-    worker.add_argument("--rate-window", type=float, default=300.0,
-                        help="the rate window in seconds (300)")
-    worker.add_argument("--shutdown-grace", type=float, default=30.0,
-                        help="seconds running jobs get to finish on SIGTERM (30)")
-    worker.add_argument("--sweep-interval", type=float, default=5.0,
-                        help="seconds between looks for expired leases and lost messages (5)")
-    worker.add_argument("--label", help="this worker's name in the ledger (host:pid)")
-    add_api(worker)
-
-
-def add_queue_options(sync: argparse.ArgumentParser, status: argparse.ArgumentParser) -> None:
-    """``--queue`` and friends on ``sync`` and ``status``."""
+    worker.add_argument("--redis", metavar="URL", help=f"Redis URL (env: {_ENV_REDIS})")
+    worker.add_argument("--sink", metavar="DSN", help=f"PostgreSQL DSN (env: {_ENV_SINK})")
+    worker.add_argument("--concurrency", type=int, default=16, metavar="N",
+                        help="jobs at once in this process (default: 16)")
+    worker.add_argument("--prefix", default="assembly:",
+                        help="Redis key prefix (default: assembly:)")
+    worker.add_argument("--rate-limit", type=int, default=600, metavar="N",
+                        help="requests per window per school, the same in every worker "
+                        "(default: 600)")
+    worker.add_argument("--rate-window", type=float, default=300.0, metavar="SECONDS",
+                        help="the rate window (default: 300)")
+    worker.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
+                        help="time running jobs get to finish on SIGTERM (default: 30)")
+    worker.add_argument("--sweep-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="time between looks for expired leases and lost messages "
+                        "(default: 5)")
+    worker.add_argument("--label", help="this worker's name in the ledger (default: host:pid)")
+    add_api_options(worker)
+    sync, status = sub.choices["sync"], sub.choices["status"]
     for parser in (sync, status):
         parser.add_argument("--queue", metavar="URL",
                             help="Redis URL of the distributed queue (see `worker`)")
         parser.add_argument("--prefix", default="assembly:",
-                            help="Redis key prefix of the queue (assembly:)")
-        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                            help="print the result as one JSON document on stdout")
+                            help="with --queue: its Redis key prefix (default: assembly:)")
     sync.add_argument("--attach", metavar="RUN", help="with --queue: follow a run again")
     sync.add_argument("--cancel", metavar="RUN", help="with --queue: cancel a run")
     sync.add_argument("--detach", action="store_true",
                       help="with --queue: start the run, print its id and return")
-    sync.add_argument("--lease", type=float, default=60.0,
-                      help="with --queue: seconds a job's lease lasts; a killed worker's "
-                      "jobs start again after it (60)")
+    sync.add_argument("--lease", type=float, default=60.0, metavar="SECONDS",
+                      help="with --queue: how long a job's lease lasts; a killed worker's "
+                      "jobs start again after it (default: 60)")
     status.add_argument("--run", metavar="RUN", help="with --queue: one run's schools")
 
 
+Command = Callable[[argparse.Namespace, UI], Coroutine[Any, Any, int]]
+
+
+def or_queue(plain: Command, queued: Command) -> Command:
+    """``queued`` when ``--queue`` is given, else ``plain``."""
+
+    async def run(args: argparse.Namespace, ui: UI) -> int:
+        return await (queued if queue_url(args) else plain)(args, ui)
+
+    return run
+
+
 # -- worker --------------------------------------------------------------------------
-
-
-def _worker_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name, level in (("assembly_async", logging.INFO), ("taskiq", logging.WARNING)):
-        log = logging.getLogger(name)
-        if not log.handlers:
-            log.addHandler(handler)
-            log.setLevel(level)
 
 
 async def run_worker(args: argparse.Namespace, ui: UI) -> int:
@@ -119,7 +117,6 @@ async def run_worker(args: argparse.Namespace, ui: UI) -> int:
             sweep_interval=args.sweep_interval, label=args.label)
     except ConfigurationError as exc:
         raise CLIError(str(exc)) from None
-    _worker_logging()
     stop = asyncio.Event()
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -134,19 +131,19 @@ async def run_worker(args: argparse.Namespace, ui: UI) -> int:
 
     def ready(context: Any) -> None:
         print(f"worker {context.label} ready: {config.concurrency} jobs at once, "
-              f"queue {redact_dsn(config.redis)} prefix {config.prefix!r}, "
-              f"sink {redact_dsn(config.sink)}", file=sys.stderr, flush=True)
+              f"queue {shown(config.redis)} prefix {config.prefix!r}, "
+              f"sink {redact_dsn(config.sink)}", file=ui.err, flush=True)
 
     try:
         outcomes = await dist.serve(config, stop=stop, on_ready=ready)
     except asyncio.CancelledError:
-        print("worker stopped at once", file=sys.stderr, flush=True)
+        print("worker stopped at once", file=ui.err, flush=True)
         return 130
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     done = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "no jobs"
-    print(f"worker stopped: {done}", file=sys.stderr, flush=True)
+    print(f"worker stopped: {done}", file=ui.err, flush=True)
     return 0
 
 
@@ -173,7 +170,6 @@ async def _school_ids(args: argparse.Namespace) -> list[int]:
     if wanted is not None:
         return wanted
     from ..redis import RedisTokenStore
-    from ._commands import stored_school_ids
 
     async with RedisTokenStore(args.queue, prefix=args.prefix) as store:
         ids = await stored_school_ids(store)
@@ -199,11 +195,12 @@ async def _sink_identity(dsn: str | None) -> str | None:
 
 class _Printer:
     """Progress of a run on stderr: one line when it changes (rewritten in place
-    on a terminal)."""
+    on a terminal; quiet with ``--json`` unless stderr is a terminal)."""
 
-    def __init__(self, err: TextIO) -> None:
-        self.err = err
-        self.tty = bool(getattr(err, "isatty", lambda: False)())
+    def __init__(self, ui: UI) -> None:
+        self.err = ui.err
+        self.tty = ui.err_is_terminal()
+        self.quiet = ui.json and not self.tty
         self.last = ""
 
     def __call__(self, progress: Any) -> None:
@@ -215,7 +212,7 @@ class _Printer:
             line += f"; {progress.info.requeued} queued again"
         for worker, reason in progress.declined.items():
             line += f"; DECLINED by {worker}: {reason}"
-        if line == self.last:
+        if line == self.last or self.quiet:
             return
         self.last = line
         if self.tty:
@@ -226,28 +223,6 @@ class _Printer:
     def end(self) -> None:
         if self.tty and self.last:
             print(file=self.err, flush=True)
-
-
-def report_json(run_id: str, report: SyncReport) -> dict[str, Any]:
-    return {
-        "run": run_id, "ok": report.ok, "cancelled": report.cancelled,
-        "records": report.records, "removals": report.removals, "requests": report.requests,
-        "elapsed": round(report.elapsed, 3), "failed": report.failed,
-        "schools": [{
-            "school_id": s.school_id, "ok": s.ok, "revoked": s.revoked, "records": s.records,
-            "removals": s.removals, "requests": s.requests, "errors": s.errors,
-            "resources": {r.resource: {
-                "state": r.state, "records": r.records, "removals": r.removals,
-                "requests": r.requests,
-                "error": None if r.error is None else describe_error(r.error)}
-                for r in s.resources.values()},
-        } for s in report.schools.values()],
-    }
-
-
-def _emit(ui: UI, data: Any) -> None:
-    ui.out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-    ui.out.flush()
 
 
 @contextlib.contextmanager
@@ -262,11 +237,11 @@ def _interrupts() -> Iterator[asyncio.Event]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-def _left_to_workers(run_id: str, url: str) -> int:
+def _left_to_workers(ui: UI, run_id: str, url: str) -> int:
     where = shown(url)
     print(f"run {run_id} goes on on the workers. Follow it: assembly-async sync --queue "
           f"{where} --attach {run_id}; stop it: assembly-async sync --queue {where} "
-          f"--cancel {run_id}", file=sys.stderr, flush=True)
+          f"--cancel {run_id}", file=ui.err, flush=True)
     return 130
 
 
@@ -274,7 +249,7 @@ async def _follow(queue: Any, run_id: str, args: argparse.Namespace, ui: UI,
                   stop: asyncio.Event) -> int:
     from ..distributed._tasks import stop_task
 
-    printer = _Printer(sys.stderr)
+    printer = _Printer(ui)
     waiting = asyncio.create_task(queue.wait(run_id, poll=1.0, on_progress=printer))
     stopping = asyncio.create_task(stop.wait())
     try:
@@ -285,10 +260,10 @@ async def _follow(queue: Any, run_id: str, args: argparse.Namespace, ui: UI,
             await stop_task(waiting)
     printer.end()
     if waiting.cancelled():
-        return _left_to_workers(run_id, args.queue)
+        return _left_to_workers(ui, run_id, args.queue)
     report = waiting.result()
-    if getattr(args, "json", False):
-        _emit(ui, {"command": "sync", **report_json(run_id, report)})
+    if ui.json:
+        ui.emit({"command": "sync", "run": run_id, **report_json(report)})
     else:
         title = f"Run {run_id}" + (" (cancelled)" if report.cancelled else "")
         ui.report_table(title, report)
@@ -306,7 +281,7 @@ async def run_queue_sync(args: argparse.Namespace, ui: UI) -> int:
                     raise CLIError(f"no run {args.cancel} in {shown(args.queue)}")
                 said = {"running": "cancelled", "done": "already done",
                         "cancelled": "already cancelled"}[before]
-                print(f"run {args.cancel}: {said}", file=sys.stderr, flush=True)
+                ui.say(f"run {args.cancel}: {said}")
                 return 0
             if args.attach:
                 if await queue.progress(args.attach) is None:
@@ -320,17 +295,16 @@ async def run_queue_sync(args: argparse.Namespace, ui: UI) -> int:
             # Not interrupted half-way: a Ctrl-C meanwhile is answered once it is queued.
             info = await queue.submit(ids, resources=resources, sink=identity,
                                       options=dist.RunOptions(lease=args.lease))
-            print(f"run {info.id}: {info.total} jobs ({len(ids)} schools x "
-                  f"{', '.join(resources)}) queued on {shown(args.queue)}",
-                  file=sys.stderr, flush=True)
+            ui.say(f"run {info.id}: {info.total} jobs ({len(ids)} schools x "
+                   f"{', '.join(resources)}) queued on {shown(args.queue)}")
             if args.detach:
-                if getattr(args, "json", False):
-                    _emit(ui, {"command": "sync", "run": info.id, "jobs": info.total})
+                if ui.json:
+                    ui.emit({"command": "sync", "run": info.id, "jobs": info.total})
                 else:
                     ui.line(info.id)
                 return 0
             if stop.is_set():
-                return _left_to_workers(info.id, args.queue)
+                return _left_to_workers(ui, info.id, args.queue)
             return await _follow(queue, info.id, args, ui, stop)
 
 
@@ -344,7 +318,7 @@ def _when(ts: float | None) -> str:
 
 
 async def run_queue_status(args: argparse.Namespace, ui: UI) -> int:
-    as_json = getattr(args, "json", False)
+    as_json = ui.json
     async with _open_queue(args.queue, args.prefix) as queue:
         if args.run:
             report = await queue.report(args.run)
@@ -352,8 +326,8 @@ async def run_queue_status(args: argparse.Namespace, ui: UI) -> int:
             if report is None or progress is None:
                 raise CLIError(f"no run {args.run} in {shown(args.queue)} (or it expired)")
             if as_json:
-                _emit(ui, {"command": "status", "status": progress.info.status,
-                           "counts": progress.counts, **report_json(args.run, report)})
+                ui.emit({"command": "status", "run": args.run, "status": progress.info.status,
+                         "counts": progress.counts, **report_json(report)})
             else:
                 ui.report_table(f"Run {args.run}: {progress.info.status}, "
                                 f"{progress.ended}/{progress.info.total} jobs ended", report)
@@ -372,10 +346,10 @@ async def run_queue_status(args: argparse.Namespace, ui: UI) -> int:
     if as_json:
         cols = ["run", "started", "status", "ended", "failed", "running", "queued", "records",
                 "requeued"]
-        _emit(ui, {"command": "status", "runs": [dict(zip(cols, r, strict=True)) for r in rows],
-                   "workers": [{"label": w.label, "seen": w.seen, "concurrency": w.concurrency,
-                                "running": w.running, "outcomes": dict(w.outcomes)}
-                               for w in workers]})
+        ui.emit({"command": "status", "runs": [dict(zip(cols, r, strict=True)) for r in rows],
+                 "workers": [{"label": w.label, "seen": w.seen, "concurrency": w.concurrency,
+                              "running": w.running, "outcomes": dict(w.outcomes)}
+                             for w in workers]})
         return 0
     ui.table(f"Runs on {shown(args.queue)}", ["run", "started (UTC)", "status", "jobs ended",
                                                "failed", "running", "queued", "records",

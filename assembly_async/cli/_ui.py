@@ -1,18 +1,23 @@
-"""CLI output: rich progress bars and tables when rich is installed, else plain text."""
+"""Where the CLI writes: results on stdout, everything else (progress, log
+lines, narration) on stderr.
+
+Results are tables (rich when installed, plain text with ``--plain``) or, with
+``--json``, one JSON document. A table never cuts an error short: the full
+texts follow it in a "Failures" section.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, TextIO
 
-from .._sync.engine import ProgressEvent, SchoolResult, SyncReport
+import orjson
 
-__all__ = ["UI", "Progress", "make_ui"]
+from .._sync.engine import SchoolResult, SyncReport
+from .._sync.report import error_kind
 
-#: Above this many schools the live display shows one overall bar, not one per school.
-PER_SCHOOL_BARS = 40
+__all__ = ["UI", "make_ui", "report_json"]
 
 
 def _rich_available() -> bool:
@@ -24,41 +29,77 @@ def _rich_available() -> bool:
 
 
 class UI:
-    """Where a command prints: ``out`` for results, ``err`` for diagnostics."""
+    """Output of one command: ``out`` for results, ``err`` for diagnostics."""
 
-    def __init__(self, *, use_rich: bool, out: TextIO | None = None) -> None:
+    def __init__(self, *, use_rich: bool, json: bool = False, out: TextIO | None = None,
+                 err: TextIO | None = None) -> None:
         self.use_rich = use_rich
+        self.json = json
         self._out = out
+        self._err = err
+        self._err_console: Any = None
 
     @property
     def out(self) -> TextIO:
         return self._out or sys.stdout
 
+    @property
+    def err(self) -> TextIO:
+        return self._err or sys.stderr
+
+    def _console(self, file: TextIO) -> Any:
+        from rich.console import Console
+
+        return Console(file=file, highlight=False)
+
+    def err_console(self) -> Any:
+        """The one rich console on stderr (progress bars and log lines share it)."""
+        if self._err_console is None:
+            self._err_console = self._console(self.err)
+        return self._err_console
+
+    def err_is_terminal(self) -> bool:
+        isatty = getattr(self.err, "isatty", None)
+        return bool(isatty and isatty())
+
     def line(self, text: str = "") -> None:
+        """A line of the result (stdout); nothing in ``--json`` mode."""
+        if self.json:
+            return
         if self.use_rich:
-            self._console().print(text, highlight=False, markup=False, soft_wrap=True)
+            self._console(self.out).print(text, highlight=False, markup=False, soft_wrap=True)
         else:
             print(text, file=self.out, flush=True)
 
-    def _console(self) -> Any:
-        from rich.console import Console
+    def say(self, text: str) -> None:
+        """Narration of what is happening (stderr), quiet in ``--json`` mode."""
+        if self.json and not self.err_is_terminal():
+            return
+        if self.use_rich:
+            self.err_console().print(text, highlight=False, markup=False, soft_wrap=True)
+        else:
+            print(text, file=self.err, flush=True)
 
-        return Console(file=self.out, highlight=False)
+    def emit(self, document: Any) -> None:
+        """The ``--json`` result: one document on stdout."""
+        self.out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2,
+                                    default=_jsonable).decode() + "\n")
+        self.out.flush()
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
               footer: Sequence[Any] | None = None) -> None:
-        """A table; numeric-looking columns are right-aligned."""
+        """A table on stdout; numeric-looking columns are right-aligned."""
         if self.use_rich:
             from rich.table import Table
 
             table = Table(title=title, show_footer=footer is not None, title_justify="left")
             for i, col in enumerate(columns):
-                left = i == 0 or col in ("errors", "status", "local status")
+                left = i == 0 or col in ("errors", "status", "local status", "key", "level")
                 table.add_column(col, justify="left" if left else "right",
                                  footer=str(footer[i]) if footer is not None else "")
             for row in rows:
                 table.add_row(*(str(c) for c in row))
-            self._console().print(table)
+            self._console(self.out).print(table)
             return
         cells = [list(columns), *[[str(c) for c in r] for r in rows]]
         if footer is not None:
@@ -80,11 +121,17 @@ class UI:
             print(fmt(cells[-1]), file=self.out)
         print(file=self.out, flush=True)
 
-    def progress(self, school_ids: Sequence[int], resources: Sequence[str]) -> Progress:
-        return Progress(self, school_ids, resources)
+    def failures(self, items: Sequence[tuple[str, str]]) -> None:
+        """Every failure in full, after the table that summed them up."""
+        if not items:
+            return
+        print(f"Failures ({len(items)})", file=self.out)
+        for where, text in items:
+            print(f"  {where}: {text}", file=self.out)
+        print(file=self.out, flush=True)
 
     def report_table(self, title: str, report: SyncReport) -> None:
-        """The per-school summary of a sync run."""
+        """The per-school summary of a sync run, then its failures in full."""
         rows = [school_row(s) for s in report.schools.values()]
         retries = [s.retries for s in report.schools.values()]
         total_retries = "n/a" if all(r is None for r in retries) else sum(r or 0 for r in retries)
@@ -93,85 +140,73 @@ class UI:
                   f"{len(report.failed)} failed" if report.failed else ""]
         self.table(title, ["school", "records", "removed", "requests", "304s", "retries",
                            "time", "errors"], rows, footer)
+        self.failures([(f"school {s.school_id}, {r.resource}", _error_text(r.error))
+                       for s in report.schools.values() for r in s.resources.values()
+                       if r.error is not None])
+
+
+def _error_text(error: BaseException) -> str:
+    name = error_kind(error)
+    text = " ".join(str(error).split()) or name
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def school_row(s: SchoolResult) -> list[Any]:
-    errors = "; ".join(s.errors)
-    if len(errors) > 60:
-        errors = errors[:57] + "..."
+    """One school in the table; its errors by kind (the texts follow the table)."""
+    errors = ", ".join(f"{r.resource}: {error_kind(r.error)}"
+                       for r in s.resources.values() if r.error is not None)
     return [s.school_id, s.records, s.removals, s.requests, s.not_modified,
             "n/a" if s.retries is None else s.retries, f"{s.elapsed:.2f}s", errors]
 
 
-class Progress:
-    """Live progress of a sync: rich bars on a terminal, one plain line per finished school
-    otherwise. Use as a context manager; pass :meth:`event` as ``on_progress``."""
-
-    def __init__(self, ui: UI, school_ids: Sequence[int], resources: Sequence[str]) -> None:
-        self.ui = ui
-        self.jobs = len(resources)
-        self.records: dict[int, int] = dict.fromkeys(school_ids, 0)
-        self.job_records: dict[tuple[int, str], int] = {}
-        self.ended: dict[int, int] = dict.fromkeys(school_ids, 0)
-        self.failed: dict[int, list[str]] = {}
-        self._rich: Any = None
-        self._tasks: dict[int, Any] = {}
-        self._overall: Any = None
-        live = ui.use_rich and self._is_terminal()
-        if live:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-            from rich.progress import Progress as RichProgress
-
-            self._rich = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[records]:>7} records"), TimeElapsedColumn(),
-                console=ui._console(), transient=False,
-            )
-            if len(school_ids) <= PER_SCHOOL_BARS:
-                for sid in school_ids:
-                    self._tasks[sid] = self._rich.add_task(f"school {sid:>4}", total=self.jobs,
-                                                           records=0)
-            else:
-                self._overall = self._rich.add_task("all schools",
-                                                    total=self.jobs * len(school_ids), records=0)
-
-    def _is_terminal(self) -> bool:
-        isatty = getattr(self.ui.out, "isatty", None)
-        return bool(isatty and isatty())
-
-    def __enter__(self) -> Progress:
-        if self._rich is not None:
-            self._rich.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._rich is not None:
-            self._rich.stop()
-
-    def event(self, ev: ProgressEvent) -> None:
-        key = (ev.school_id, ev.resource)
-        before = self.job_records.get(key, 0)
-        self.job_records[key] = ev.records
-        self.records[ev.school_id] = self.records.get(ev.school_id, 0) + ev.records - before
-        if ev.error:
-            self.failed.setdefault(ev.school_id, []).append(f"{ev.resource}: {ev.error}")
-        advance = 1 if ev.final else 0
-        if ev.final:
-            self.ended[ev.school_id] = self.ended.get(ev.school_id, 0) + 1
-        if self._rich is not None:
-            task = self._tasks.get(ev.school_id)
-            if task is not None:
-                self._rich.update(task, advance=advance, records=self.records[ev.school_id])
-            elif self._overall is not None:
-                self._rich.update(self._overall, advance=advance,
-                                  records=sum(self.records.values()))
-            return
-        if ev.final and self.ended[ev.school_id] == self.jobs:
-            status = "failed" if ev.school_id in self.failed else "done"
-            print(f"school {ev.school_id}: {status}, {self.records[ev.school_id]} records",
-                  file=self.ui.out, flush=True)
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseException):
+        return {"type": error_kind(value), "message": " ".join(str(value).split())}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def make_ui(plain: bool = False, out: TextIO | None = None) -> UI:
-    return UI(use_rich=not plain and _rich_available(), out=out)
+def report_json(report: SyncReport) -> dict[str, Any]:
+    """A sync report as a JSON-ready document (``--json``)."""
+    return {
+        "ok": report.ok,
+        "cancelled": report.cancelled,
+        "elapsed": round(report.elapsed, 3),
+        "records": report.records,
+        "removals": report.removals,
+        "requests": report.requests,
+        "not_modified": report.not_modified,
+        "retries": report.retries,
+        "failed": report.failed,
+        "schools": [{
+            "school_id": s.school_id,
+            "ok": s.ok,
+            "revoked": s.revoked,
+            "records": s.records,
+            "removals": s.removals,
+            "requests": s.requests,
+            "not_modified": s.not_modified,
+            "retries": s.retries,
+            "elapsed": round(s.elapsed, 3),
+            "resources": [{
+                "resource": r.resource,
+                "state": r.state,
+                "full": r.full,
+                "records": r.records,
+                "removals": r.removals,
+                "requests": r.requests,
+                "not_modified": r.not_modified,
+                "elapsed": round(r.elapsed, 3),
+                "error": r.error,
+            } for r in s.resources.values()],
+        } for s in report.schools.values()],
+    }
+
+
+def make_ui(plain: bool = False, out: TextIO | None = None, *, json: bool = False,
+            err: TextIO | None = None) -> UI:
+    return UI(use_rich=not plain and not json and _rich_available(), json=json, out=out,
+              err=err)

@@ -3,20 +3,27 @@
 This is the only module that imports cattrs. The converter it builds is the
 reference for how API JSON becomes models: the fast msgspec path in
 :mod:`assembly_async.models._decode` must give the same result, and falls back to this
-converter whenever msgspec refuses a body.
+converter for every record msgspec refuses.
 
 What the converter accepts, and why (see docs/CONCEPTS.md, "Data quirks"):
 
 * unknown keys are ignored, missing keys and nulls become ``None``;
-* date-times as ``2015-09-01T00:00:00.000Z``, with an offset, without one (read
-  as UTC) or as a bare date ``2015-09-01`` (midnight UTC), on every Python from
-  3.10 (whose ``fromisoformat`` rejects ``Z``);
-* dates as ``YYYY-MM-DD`` or a full date-time (its date part);
-* lenient scalars where the meaning is unambiguous: ``"12"`` or ``12.0`` for an
-  int, ``0``/``1``/``"true"``/``"false"`` for a bool, a number for a string;
+* calendar dates (:data:`CalendarDate`) as ``YYYY-MM-DD`` or a date-time (the
+  date as written); instants (:data:`Instant`) as a date-time with or without
+  offset or milliseconds (no offset: UTC) or a bare date (midnight UTC), on
+  every Python from 3.10 (whose ``fromisoformat`` rejects ``Z``);
+* lenient scalars, the same rules as msgspec's ``strict=False`` (so both paths
+  agree), plus surrounding blanks: ``"12"``, ``"1e3"`` or ``12.0`` for an int,
+  ``"1.5"`` for a float, ``0``/``1``/``"0"``/``"1"``/``"true"``/``"false"`` (any
+  case) for a bool, the string ``"null"`` (any case) as null in a field that is
+  not a string, a number for a string;
 * but never silent nonsense: a string field refuses an object, a list field
-  refuses a string or an object, a model refuses anything but an object, and
-  ``"abc"`` is not an int. cattrs' own defaults would accept all of these.
+  refuses a string or an object, a model refuses anything but an object,
+  ``"abc"`` is not an int and a float must be finite. cattrs' own defaults
+  would accept most of these.
+
+Messages never quote a value (it may be a pupil's personal data): they name
+its JSON kind and length (:func:`json_kind`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,17 @@ from cattrs.errors import (
 from cattrs.preconf.orjson import OrjsonConverter
 from cattrs.preconf.orjson import make_converter as _make_orjson_converter
 
+from ._dates import (
+    format_date,
+    format_datetime,
+    parse_date,
+    parse_datetime,
+    structure_date,
+    structure_instant,
+)
+from ._kinds import json_kind
+from ._types import CalendarDate, Code, Instant
+
 __all__ = [
     "OrjsonConverter",
     "dump_json",
@@ -56,14 +74,6 @@ __all__ = [
 _UTC = datetime.timezone.utc
 _NONE_TYPE = type(None)
 
-# YYYY-MM-DD, then optionally [T|t| ]HH:MM[:SS[.fraction]] and an offset
-# (Z, z, +HH:MM, +HHMM, +HH). A superset of what msgspec accepts.
-_DATETIME_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
-    r"(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?",
-    re.ASCII,
-)
 _INT_RE = re.compile(r"[+-]?\d+", re.ASCII)
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
@@ -71,118 +81,6 @@ _FLOAT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCI
 def is_union_type(typ: Any) -> bool:
     """``X | Y`` or ``typing.Union[X, Y]``."""
     return get_origin(typ) in (typing.Union, types.UnionType)
-
-
-def json_kind(value: Any) -> str:
-    """Name the JSON kind of a decoded value for error messages ("an object"...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({'true' if value else 'false'})"
-    if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({shown!r})"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "an array"
-    return f"a {type(value).__name__}"
-
-
-# --- dates ------------------------------------------------------------------
-
-
-def parse_datetime(value: str) -> datetime.datetime:
-    """Parse an API date-time; always returns an aware datetime.
-
-    Accepts ``YYYY-MM-DD`` (midnight UTC), ``YYYY-MM-DDTHH:MM[:SS[.f]]`` with
-    ``Z``, ``±HH:MM``, ``±HHMM`` or no offset (UTC). Fractions beyond
-    microseconds are rounded half up, as msgspec does. Raises ValueError.
-    """
-    match = _DATETIME_RE.fullmatch(value)
-    if match is None:
-        raise ValueError(f"invalid date-time {value!r}: expected YYYY-MM-DD[THH:MM:SS[.fff][Z]]")
-    year, month, day, hour, minute, second, frac, _zulu, sign, off_h, off_m = match.groups()
-    micro = 0
-    carry = 0
-    if frac:
-        micro = int(frac[:6].ljust(6, "0"))
-        if len(frac) > 6 and frac[6] >= "5":
-            micro += 1
-            if micro == 1_000_000:
-                micro, carry = 0, 1
-    tz = _UTC
-    if sign is not None:
-        hours, minutes = int(off_h), int(off_m or 0)
-        if hours > 23 or minutes > 59:
-            raise ValueError(f"invalid date-time {value!r}: offset out of range")
-        offset = datetime.timedelta(hours=hours, minutes=minutes)
-        if offset:
-            tz = datetime.timezone(-offset if sign == "-" else offset)
-    try:
-        result = datetime.datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            micro,
-            tzinfo=tz,
-        )
-        if carry:
-            result += datetime.timedelta(seconds=1)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(f"invalid date-time {value!r}: {exc}") from None
-    return result
-
-
-def parse_date(value: str) -> datetime.date:
-    """Parse an API date: ``YYYY-MM-DD`` or a full date-time (its date part)."""
-    if len(value) == 10:
-        try:
-            return datetime.date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
-        except ValueError:
-            pass  # the full parser gives the precise message
-    try:
-        return parse_datetime(value).date()
-    except ValueError as exc:
-        raise ValueError(str(exc).replace("date-time", "date", 1)) from None
-
-
-def format_datetime(value: datetime.datetime) -> str:
-    """ISO 8601 text for a datetime (UTC written as ``Z``; naive left without offset)."""
-    text = value.isoformat()
-    if text.endswith("+00:00"):
-        text = text[:-6] + "Z"
-    return text
-
-
-def format_date(value: datetime.date) -> str:
-    """``YYYY-MM-DD`` for a date."""
-    return value.isoformat()
-
-
-def _structure_datetime(value: Any, _: Any) -> datetime.datetime:
-    if isinstance(value, str):
-        return parse_datetime(value)
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
-    if isinstance(value, datetime.date):
-        return datetime.datetime(value.year, value.month, value.day, tzinfo=_UTC)
-    raise TypeError(f"expected a date-time string, got {json_kind(value)}")
-
-
-def _structure_date(value: Any, _: Any) -> datetime.date:
-    if isinstance(value, str):
-        return parse_date(value)
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    raise TypeError(f"expected a date string, got {json_kind(value)}")
 
 
 # --- scalars ----------------------------------------------------------------
@@ -198,6 +96,18 @@ def _structure_str(value: Any, _: Any) -> str:
     raise TypeError(f"expected a string, got {json_kind(value)}")
 
 
+def _int_from_text(value: str) -> int:
+    text = value.strip()
+    if _INT_RE.fullmatch(text):
+        return int(text)
+    if _FLOAT_RE.fullmatch(text):
+        # msgspec (strict=False) reads "1e3" and "12.0" as integers: so do we.
+        number = float(text)
+        if math.isfinite(number) and number.is_integer():
+            return int(number)
+    raise ValueError(f"expected an integer, got {json_kind(value)}")
+
+
 def _structure_int(value: Any, _: Any) -> int:
     if value.__class__ is int:
         return value
@@ -210,32 +120,37 @@ def _structure_int(value: Any, _: Any) -> int:
             return int(value)
         raise ValueError(f"expected an integer, got {json_kind(value)}")
     if isinstance(value, str):
-        text = value.strip()
-        if _INT_RE.fullmatch(text):
-            return int(text)
-        raise ValueError(f"expected an integer, got {json_kind(value)}")
+        return _int_from_text(value)
     raise TypeError(f"expected an integer, got {json_kind(value)}")
+
+
+def _finite(number: float, value: Any) -> float:
+    if math.isfinite(number):
+        return number
+    raise ValueError(f"expected a finite number, got {json_kind(value)}")
 
 
 def _structure_float(value: Any, _: Any) -> float:
     if value.__class__ is float:
-        return value
+        return _finite(value, value)
     if isinstance(value, bool):
         raise TypeError(f"expected a number, got {json_kind(value)}")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return _finite(float(value), value)
+        except OverflowError:
+            raise ValueError(f"expected a finite number, got {json_kind(value)}") from None
     if isinstance(value, str):
         text = value.strip()
         if _FLOAT_RE.fullmatch(text):
-            result = float(text)
-            if math.isfinite(result):
-                return result
+            return _finite(float(text), value)
         raise ValueError(f"expected a number, got {json_kind(value)}")
     raise TypeError(f"expected a number, got {json_kind(value)}")
 
 
+# msgspec (strict=False) reads "-0" as the integer 0, so as false.
 _TRUE = frozenset({"true", "1"})
-_FALSE = frozenset({"false", "0"})
+_FALSE = frozenset({"false", "0", "-0"})
 
 
 def _structure_bool(value: Any, _: Any) -> bool:
@@ -258,6 +173,16 @@ _SCALAR_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
     float: _structure_float,
     bool: _structure_bool,
 }
+
+#: Field types where the string "null" means null (msgspec strict=False reads
+#: it so for numbers and booleans; dates follow, so that every non-string
+#: field agrees).
+_NULL_TEXT_TYPES = frozenset({int, float, bool, CalendarDate, Instant,
+                              datetime.date, datetime.datetime})
+
+
+def _is_null_text(value: Any) -> bool:
+    return value.__class__ is str and len(value) == 4 and value.lower() == "null"
 
 
 # --- containers and models --------------------------------------------------
@@ -289,21 +214,69 @@ def _optional_factory(typ: Any, converter: Converter) -> Callable[[Any, Any], An
     # hook once instead. Plain scalars keep one call per field when the
     # converter still uses this module's hooks (a user's own hook wins).
     inner = next(arg for arg in get_args(typ) if arg is not _NONE_TYPE)
+    if get_origin(inner) is typing.Annotated:  # FiniteFloat: the bounds are msgspec's
+        inner = get_args(inner)[0]
     hook = converter.get_structure_hook(inner)
+    null_text = inner in _NULL_TEXT_TYPES
     exact = _SCALAR_HOOKS.get(inner)
+    if exact is not None and hook is exact and not null_text:  # str
+
+        def structure_text(value: Any, _: Any) -> Any:
+            if value is None or value.__class__ is inner:
+                return value
+            return hook(value, inner)
+
+        return structure_text
+
+    if exact is not None and hook is exact and inner is float:
+
+        def structure_float(value: Any, _: Any) -> Any:
+            if value is None or (value.__class__ is float and math.isfinite(value)):
+                return value
+            return None if _is_null_text(value) else hook(value, inner)
+
+        return structure_float
+
     if exact is not None and hook is exact:
 
         def structure_scalar(value: Any, _: Any) -> Any:
             if value is None or value.__class__ is inner:
                 return value
-            return hook(value, inner)
+            return None if _is_null_text(value) else hook(value, inner)
 
         return structure_scalar
+
+    if null_text:
+
+        def structure_nullable(value: Any, _: Any) -> Any:
+            return None if value is None or _is_null_text(value) else hook(value, inner)
+
+        return structure_nullable
 
     def structure_optional(value: Any, _: Any) -> Any:
         return None if value is None else hook(value, inner)
 
     return structure_optional
+
+
+def _is_int_or_str(typ: Any) -> bool:
+    args = set(get_args(typ)) - {_NONE_TYPE}
+    return is_union_type(typ) and args == {int, str}
+
+
+def _int_or_str_factory(typ: Any, converter: Converter) -> Callable[[Any, Any], Any]:
+    # ``int | str`` (v1 /me's la_code): the value's own kind, as msgspec decides it.
+    nullable = _NONE_TYPE in get_args(typ)
+
+    def structure_int_or_str(value: Any, _: Any) -> Any:
+        kind = value.__class__
+        if kind is int or kind is str or (value is None and nullable):
+            return value
+        if kind is float and value.is_integer():
+            return int(value)  # msgspec (strict=False) reads 12.0 as 12
+        raise TypeError(f"expected an integer or a string, got {json_kind(value)}")
+
+    return structure_int_or_str
 
 
 def _attrs_factory(cls: Any, converter: Converter) -> Callable[[Any, Any], Any]:
@@ -322,18 +295,30 @@ def make_converter() -> OrjsonConverter:
 
     Customise the result (``register_structure_hook`` ...) and pass it to the
     client to change how responses decode; the fast msgspec path is then off
-    unless you ask for it, so your hooks are always honoured.
+    unless you ask for it, so your hooks are always honoured. A hook for
+    ``datetime.date`` also reads the calendar-date fields (``CalendarDate``),
+    one for ``datetime.datetime`` the instants (``Instant``).
     """
     converter = _make_orjson_converter(forbid_extra_keys=False, detailed_validation=True)
-    converter.register_structure_hook(datetime.datetime, _structure_datetime)
-    converter.register_structure_hook(datetime.date, _structure_date)
+    # The date kinds take whatever hook datetime.date / datetime.datetime has when
+    # a model is first structured: a user's own date hook applies to them too.
+    converter.register_structure_hook_factory(
+        lambda typ: typ is CalendarDate, lambda _, c: c.get_structure_hook(datetime.date))
+    converter.register_structure_hook_factory(
+        lambda typ: typ is Instant, lambda _, c: c.get_structure_hook(datetime.datetime))
+    converter.register_structure_hook(datetime.datetime, structure_instant)
+    converter.register_structure_hook(datetime.date, structure_date)
+    converter.register_unstructure_hook(Instant, format_datetime)
+    converter.register_unstructure_hook(CalendarDate, format_date)
     converter.register_unstructure_hook(datetime.datetime, format_datetime)
     converter.register_unstructure_hook(datetime.date, format_date)
     converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(Code, _structure_str)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook_factory(_is_optional, _optional_factory)
+    converter.register_structure_hook_factory(_is_int_or_str, _int_or_str_factory)
     converter.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_factory)
     converter.register_structure_hook_factory(attrs.has, _attrs_factory)
     return converter
@@ -372,6 +357,8 @@ def structure_error_details(exc: BaseException, path: str = "$") -> list[tuple[s
 
 
 def _leaf_message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return "a required field is missing"
     text = str(exc)
     if isinstance(exc, (ValueError, TypeError)) and text:
         return text

@@ -20,6 +20,8 @@ from ._base import (
     SyncRun,
     TransactionalSink,
     check_resource_name,
+    has_usable_id,
+    record_json,
     record_key,
 )
 from ._jsonl import JSONLinesSink
@@ -42,7 +44,9 @@ __all__ = [
     "SyncRun",
     "TransactionalSink",
     "check_resource_name",
+    "has_usable_id",
     "is_dsn",
+    "record_json",
     "record_key",
     "redact_dsn",
     "sink_for_path",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
+import orjson
 
 from .._client.syncstate import SyncState
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, SinkError
 from .._core.responses import Validators
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "SyncRun",
     "TransactionalSink",
     "check_resource_name",
+    "has_usable_id",
+    "record_json",
     "record_key",
 ]
 
@@ -35,12 +39,42 @@ def check_resource_name(resource: str) -> str:
     return resource
 
 
+def has_usable_id(record: Any) -> bool:
+    """Whether a sink can key ``record``: a JSON object with a scalar ``id``
+    (the engine leaves the others out; the decoder reported each as a problem)."""
+    if not isinstance(record, dict):
+        return False
+    key = record.get("id")
+    return key is not None and not isinstance(key, (dict, list, bool))
+
+
 def record_key(record: dict[str, Any]) -> Any:
     """The id a record is upserted by (``id``; records without one are rejected)."""
     key = record.get("id")
     if key is None or isinstance(key, (dict, list)):
         raise ValueError(f"record without a usable 'id': {sorted(record)[:8]}")
     return key
+
+
+def record_json(record: Any) -> bytes:
+    """``record`` as compact JSON bytes, as the API sent it.
+
+    orjson writes at most 255 levels of nesting while the API's JSON may nest
+    deeper (the decoder follows 1024); such a record is written by the standard
+    library instead. One that even that cannot write is a :class:`SinkError`
+    (never a bare ``TypeError``/``RecursionError``) naming its id, not its data.
+    """
+    try:
+        return orjson.dumps(record)
+    except TypeError:
+        pass
+    try:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        key = record.get("id") if isinstance(record, dict) else None
+        raise SinkError(f"record {key!r} cannot be written as JSON (nested too deeply)",
+                        reason="bad record") from None
 
 
 @attrs.frozen

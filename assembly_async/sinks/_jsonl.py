@@ -15,7 +15,7 @@ import orjson
 
 from .._core.errors import ConfigurationError, StorageError
 from .._core.storage import open_private
-from ._base import SyncRun, check_resource_name, record_key
+from ._base import SyncRun, check_resource_name, record_json, record_key
 
 __all__ = ["JSONLinesSink"]
 
@@ -106,7 +106,8 @@ class JSONLinesSink:
         now = time.time()
         lines = [
             orjson.dumps({"op": "upsert", "school_id": school_id, "id": record_key(r),
-                          "synced_at": now, "record": r}) + b"\n"
+                          "synced_at": now, "record": orjson.Fragment(record_json(r))})
+            + b"\n"
             for r in records
         ]
         async with self._lock:

@@ -24,11 +24,9 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from .._core.errors import SinkError
 from .._core.responses import Validators
-from ._base import record_key
+from ._base import record_json, record_key
 from ._pg_columns import columns_for, json_for_postgres
 from ._pg_schema import Names, quote
 
@@ -90,7 +88,7 @@ class TableWriter:
         sid, resource = self.school_id, self.resource
         typed = [(c.name, c.convert) for c in self.columns]
         out: dict[int, tuple[Any, ...]] = {}
-        dumps = orjson.dumps
+        dumps = record_json
         for record in records:
             key = record.get("id") if isinstance(record, dict) else None
             if type(key) is not int or not -_INT64 <= key < _INT64:

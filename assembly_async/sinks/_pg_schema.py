@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from .._core.errors import SinkError
-from ._base import _RESERVED, check_resource_name
+from ._base import _RESERVED, check_resource_name, record_json
 from ._pg_columns import Column, columns_for
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ async def ensure_table(conn: Conn, schema: str, resource: str) -> None:
 
 def encode_jsonb(value: Any) -> bytes:
     """Binary JSONB: version byte 1, then the JSON text (bytes pass through)."""
-    data = value if isinstance(value, bytes) else orjson.dumps(value)
+    data = value if isinstance(value, bytes) else record_json(value)
     return b"\x01" + data
 
 

@@ -15,7 +15,7 @@ import orjson
 from .._client.syncstate import SyncState
 from .._core.errors import ConfigurationError
 from .._core.storage import connect, sqlite_errors
-from ._base import SyncRun, check_resource_name, record_key
+from ._base import SyncRun, check_resource_name, record_json, record_key
 from ._sqlite_job import SYNC_STATE_DDL, SQLiteJob, atomic, same_file
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class SQLiteSink:
             return
         check_resource_name(resource)
         now = time.time()
-        rows = [(school_id, record_key(r), orjson.dumps(r).decode(), now) for r in records]
+        rows = [(school_id, record_key(r), record_json(r).decode(), now) for r in records]
         db = self._conn()
         async with self._lock, sqlite_errors(self.path, "writing the SQLite sink"):
             await self._ensure_table(db, resource)

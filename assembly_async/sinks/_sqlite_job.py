@@ -21,12 +21,10 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from .._core.errors import ConfigurationError
 from .._core.responses import Validators
 from .._core.storage import sqlite_errors
-from ._base import record_key
+from ._base import record_json, record_key
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -118,7 +116,7 @@ class SQLiteJob:
         self._check()
         if not records:
             return
-        rows = [(record_key(r), orjson.dumps(r).decode()) for r in records]
+        rows = [(record_key(r), record_json(r).decode()) for r in records]
         async with self._lock, sqlite_errors(self._path, "writing the SQLite sink"):
             await self._in_transaction(
                 f"INSERT OR REPLACE INTO {self._stage} (id, raw) VALUES (?, ?)", rows)

@@ -1,4 +1,10 @@
-"""``python -m assembly_async.testing --schools K --port N [--seed S] [--time-scale X]``."""
+"""``python -m assembly_async.testing --schools K --port N [--seed S] [--time-scale X]``.
+
+With ``--token-store PATH`` every school's token also goes into an SQLite token
+store, and the banner prints the ``export`` line that points the
+``assembly-async`` command at the fake: two terminals, and the whole CLI runs
+without an Assembly account.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +21,24 @@ from .server import FakeAssembly
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m assembly_async.testing",
                                 description="Serve a fake Assembly Platform API on 127.0.0.1.")
-    p.add_argument("--schools", type=int, default=3)
+    p.add_argument("--schools", type=int, default=3, help="number of schools (3)")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (0)")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="speeds up the rate-limit window (100 -> 300 s lasts 3 s)")
     p.add_argument("--students", type=int, default=200, help="students per school")
     p.add_argument("--staff", type=int, default=40, help="staff per school")
-    p.add_argument("--rate-limit", type=int, default=600)
-    p.add_argument("--rate-window", type=float, default=300.0)
-    p.add_argument("--access-token-ttl", type=int, default=86400)
-    p.add_argument("--rotate-refresh-tokens", action="store_true")
+    p.add_argument("--rate-limit", type=int, default=600, help="requests per window (600)")
+    p.add_argument("--rate-window", type=float, default=300.0,
+                   help="the rate-limit window in seconds (300)")
+    p.add_argument("--access-token-ttl", type=int, default=86400,
+                   help="school access tokens' lifetime in seconds (86400)")
+    p.add_argument("--rotate-refresh-tokens", action="store_true",
+                   help="issue a new refresh token with every refresh")
+    p.add_argument("--token-store", metavar="PATH",
+                   help="also write every school's token into this SQLite token store")
+    p.add_argument("--oddities", action="store_true",
+                   help="serve real-world oddities on some records (2015-02-31, numbers as text)")
     return p.parse_args(argv)
 
 
@@ -43,8 +56,22 @@ def banner(fake: FakeAssembly) -> str:
         pair = fake.school_token(sid)
         lines.append(f"  school {sid}: access_token={pair.access_token} "
                      f"refresh_token={pair.refresh_token}")
-    lines.append("Press Ctrl-C to stop.")
+    lines.append("For the assembly-async command:")
+    lines.append(f"  export ASSEMBLY_API_URL={fake.api_url} ASSEMBLY_OAUTH_URL={fake.oauth_url} "
+                 f"ASSEMBLY_CLIENT_ID={fake.client_id} "
+                 f"ASSEMBLY_CLIENT_SECRET={fake.client_secret}")
     return "\n".join(lines)
+
+
+async def write_store(fake: FakeAssembly, path: str) -> str:
+    """Every school's token into the SQLite token store at ``path``."""
+    from ..auth import SQLiteTokenStore
+    from ._sdk_tokens import store_school_tokens
+
+    async with SQLiteTokenStore(path) as store:
+        ids = await store_school_tokens(fake, store)
+    return (f"Stored the tokens of schools {', '.join(map(str, ids))} in {path}\n"
+            f"  export ASSEMBLY_TOKEN_STORE={path}")
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -57,8 +84,12 @@ async def serve(args: argparse.Namespace) -> None:
                             time_scale=args.time_scale, students_per_school=args.students,
                             staff_per_school=args.staff, rate_limit=args.rate_limit,
                             rate_window=args.rate_window, access_token_ttl=args.access_token_ttl,
-                            rotate_refresh_tokens=args.rotate_refresh_tokens) as fake:
+                            rotate_refresh_tokens=args.rotate_refresh_tokens,
+                            oddities=args.oddities) as fake:
         print(banner(fake), flush=True)
+        if args.token_store:
+            print(await write_store(fake, args.token_store), flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
     print("stopped", flush=True)
 

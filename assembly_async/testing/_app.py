@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import logging
 import re
 import socket
@@ -31,9 +32,10 @@ from ._http import (
     parse_query,
     parse_version,
 )
+from ._oddities import oddify
 from ._opspec import OpInfo, operations
 from ._stats import LoggedRequest
-from ._util import http_date, parse_http_date, token_id
+from ._util import Rec, dumps, http_date, parse_http_date, token_id
 
 PHOTO = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
@@ -93,13 +95,43 @@ def _since(request: web.Request) -> int | None:
     return parse_http_date(ims) if ims else None
 
 
+def record_validators(ctx: Ctx, body: bytes) -> dict[str, str]:
+    """``ETag`` and ``Last-Modified`` of a single-record answer: a digest of the
+    exact body (so any change in what is rendered changes it, group members
+    included) and the latest updated-at of the records looked up."""
+    digest = hashlib.blake2b(body, digest_size=10).hexdigest()
+    mark = max(rec.get("_u", 0) for rec in ctx.found)
+    return {"ETag": f'"r-{digest}"', "Last-Modified": http_date(mark)}
+
+
+def _still_fresh(request: web.Request, validators: dict[str, str], found: list[Rec]) -> bool:
+    """RFC 9110 13.2.2: ``If-None-Match`` decides when sent; else ``If-Modified-Since``."""
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or validators["ETag"] in tags
+    ims = request.headers.get("If-Modified-Since")
+    since = parse_http_date(ims) if ims else None
+    return since is not None and max(rec.get("_u", 0) for rec in found) <= since
+
+
 def render(ctx: Ctx, result: Result, page: int, per_page: int) -> web.StreamResponse:
     if isinstance(result, web.StreamResponse):
         return result
+    odd = ctx.core.cfg.oddities
     if isinstance(result, Body):
         if result.payload is None:
             return web.Response(status=result.status, headers=result.headers)
-        return json_response(result.payload, result.status, result.headers)
+        payload = oddify(result.payload) if odd and result.status < 300 else result.payload
+        if ctx.found and ctx.request.method == "GET" and result.status == 200:
+            # A single record: validators, and 304 when the client's copy is current.
+            body = dumps(payload)
+            validated = {**result.headers, **record_validators(ctx, body)}
+            if _still_fresh(ctx.request, validated, ctx.found):
+                return web.Response(status=304, headers=validated)
+            return web.Response(body=body, status=200, headers=validated,
+                                content_type="application/json", charset="utf-8")
+        return json_response(payload, result.status, result.headers)
     assert isinstance(result, Listing)
     headers: dict[str, str] = {}
     records = list(result.records)
@@ -115,6 +147,8 @@ def render(ctx: Ctx, result: Result, page: int, per_page: int) -> web.StreamResp
                 return web.Response(status=304, headers=headers)
     info = PageInfo(len(records), page, per_page)
     data = [result.render(r) for r in records[info.start:info.stop]]
+    if odd:
+        data = oddify(data)
     if ctx.version == "1":
         return json_response(info.envelope(data), headers=headers)
     headers.update(info.headers())

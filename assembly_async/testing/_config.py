@@ -54,6 +54,8 @@ class FakeConfig:
     access_token_ttl: int = 86400
     rotate_refresh_tokens: bool = False
     authorize_school_id: int | None = None
+    # data shapes: add the real-world oddities of testing/_oddities.py
+    oddities: bool = False
 
     def __post_init__(self) -> None:
         if self.schools < 1:

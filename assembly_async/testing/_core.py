@@ -71,6 +71,9 @@ class Ctx:
     token: Token | None
     params: dict[str, Any]
     body: bytes = b""
+    #: The stored records this request looked up by id (a single-record answer
+    #: carries validators derived from them).
+    found: list[Rec] = field(default_factory=list)
 
     @property
     def school(self) -> School:
@@ -89,6 +92,7 @@ class Ctx:
         rec = self.school.get(collection, self.path_int(name))
         if rec is None:
             raise not_found()
+        self.found.append(rec)
         return rec
 
     def flag(self, name: str) -> bool:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from . import _pools as P
 from ._store import CONTACTS, STAFF, STUDENTS, School
-from ._util import ACADEMIC_YEAR_START, BASE_EPOCH, Rec, iso_dt
+from ._util import ACADEMIC_YEAR_START, BASE_EPOCH, Rec, iso_date, iso_dt
 
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
@@ -173,7 +173,8 @@ def make_student(school: School, rng: random.Random, year_code: str, start: date
         if rng.random() < 0.5 else None,
         "last_name": last, "legal_last_name": last,
         "former_last_name": None if rng.random() < 0.97 else rng.choice(P.SURNAMES),
-        "dob": iso_dt(dob), "start_date": iso_dt(start), "end_date": None,
+        # DEV students sends dob bare ("1999-12-10"), enrolment dates as date-times.
+        "dob": iso_date(dob), "start_date": iso_dt(start), "end_date": None,
         "enrolment_status": "C" if rng.random() < 0.98 else "M",
         "demographics": _demographics(school, rng, female, start),
         "medical": _medical(school, rng, female, staff_ids),
@@ -226,7 +227,7 @@ def make_staff(school: School, rng: random.Random, post: tuple[str, str, bool],
         "last_name": last, "legal_last_name": last,
         "former_last_name": rng.choice(P.SURNAMES) if female and rng.random() < 0.2 else None,
         "title": title, "salutation": f"{title} {last}",
-        "dob": iso_dt(date(rng.randint(1962, 1999), rng.randint(1, 12), rng.randint(1, 28))),
+        "dob": iso_date(date(rng.randint(1962, 1999), rng.randint(1, 12), rng.randint(1, 28))),
         "address": dict(address(rng), object="address"),
         "email": f"{first[0].lower()}.{last.lower().replace(chr(39), '')}{n}@{slug}.sch.uk",
         "emails": [], "telephone_numbers": [phone(school, rng, "Mobile", True)],

@@ -70,7 +70,9 @@ def make_academic_years(school: School) -> None:
             sy = year if sm >= 9 else year + 1
             terms.append({"object": "term", "id": school.next_id("terms"), "name": name,
                           "start_date": iso_dt(date(sy, sm, sd)),
-                          "end_date": iso_dt(date(year if em >= 9 else year + 1, em, ed))})
+                          # H14 writes a term's last day at 23:59 (2016-07-22T23:59:00.000Z).
+                          "end_date": iso_dt(date(year if em >= 9 else year + 1, em, ed))
+                          .replace("T00:00:00", "T23:59:00")})
         rec: Rec = {"object": "academic_year", "id": school.next_id(ACADEMIC_YEARS),
                "name": f"{year}/{year + 1}", "start_date": iso_date(date(year, 9, 1)),
                "end_date": iso_date(date(year + 1, 8, 31)), "terms": terms}

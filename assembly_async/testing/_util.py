@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime, timedelta, timezone
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
@@ -107,7 +108,16 @@ def token_id(token: str) -> str:
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
+    """JSON bytes; the standard library writes what orjson will not (nesting
+    deeper than 255 levels, which tests may put in a record)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), default=_iso).encode()
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def key_of(rec: Rec) -> int:

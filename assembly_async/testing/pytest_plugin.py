@@ -13,7 +13,6 @@ Enable with ``pytest_plugins = ["assembly_async.testing.pytest_plugin"]`` in a
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest_asyncio
 
 from .._client.client import AssemblyClient
 from ..auth import Token
+from ._sdk_tokens import sdk_token
 from .server import FakeAssembly
 
 SMALL: dict[str, Any] = {
@@ -78,8 +78,4 @@ async def assembly_client(fake_assembly: FakeAssembly) -> AsyncIterator[Assembly
 
 def school_token(fake: FakeAssembly, school_id: int) -> Token:
     """The fake's initial token pair of a school as an SDK :class:`Token`."""
-    pair = fake.school_token(school_id)
-    return Token(access_token=pair.access_token, refresh_token=pair.refresh_token,
-                 token_type="bearer", level="school",
-                 expires_at=time.time() + pair.expires_in, school_id=school_id,
-                 scopes=tuple(pair.scopes))
+    return sdk_token(fake, school_id)

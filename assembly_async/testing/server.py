@@ -24,7 +24,11 @@ class FakeAssembly(Controller):
 
     Use ``async with FakeAssembly(...) as fake:`` or ``await fake.start()`` /
     ``await fake.close()``.  Data is generated when the object is created, from
-    ``random.Random(seed + school_id)`` for each school.
+    ``random.Random(seed + school_id)`` for each school. Answers take the
+    shapes the API's documentation shows (``dob`` a bare date, enrolment dates
+    as date-times); ``oddities=True`` adds what real data also holds on some
+    records (the documentation's impossible ``2015-02-31``, numbers as text...:
+    see ``assembly_async.testing._oddities``).
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class FakeAssembly(Controller):
         redirect_uri: str | None = None,
         authorize_school_id: int | None = None,
         first_school_id: int = 1,
+        oddities: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
         config: FakeConfig | None = None,
@@ -83,7 +88,7 @@ class FakeAssembly(Controller):
                 over_max_per_page=over_max_per_page, access_token_ttl=access_token_ttl,
                 rotate_refresh_tokens=rotate_refresh_tokens, client_id=client_id,
                 client_secret=client_secret, redirect_uri=redirect_uri,
-                authorize_school_id=authorize_school_id,
+                authorize_school_id=authorize_school_id, oddities=oddities,
             )
         self.core = Core(config)
         self._host = host

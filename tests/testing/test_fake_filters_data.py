@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+
+import aiohttp
+from fake_helpers import Api
 
 from assembly_async.testing import FakeAssembly
-
-if TYPE_CHECKING:
-    from fake_helpers import Api
 
 ISO_DT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -91,11 +90,15 @@ async def test_data_quirks_and_realism(api: Api) -> None:
     years = (await api.get("/academic_years")).body
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", y["start_date"]) for y in years)
     assert all(ISO_DT.match(t["start_date"]) for y in years for t in y["terms"])
+    # H14: a term's last day at 23:59.
+    assert all(t["end_date"].endswith("T23:59:00.000Z") for y in years for t in y["terms"])
     students = await api.walk("/students", 100, params={"demographics": "true"})
     assert {s["year_code"] for s in students} <= {str(n) for n in range(7, 14)}
     for s in students:
         assert re.fullmatch(r"[A-Z]\d{12}", s["upn"])
-        assert ISO_DT.match(s["dob"]) and s["end_date"] is None
+        # DEV students: dob a bare date, enrolment dates full date-times (since issue 12).
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", s["dob"]) and ISO_DT.match(s["start_date"])
+        assert s["end_date"] is None
         assert s["demographics"]["gender"] in ("M", "F")
     enrol = (await api.get("/groups/enrolments", params={"per_page": "50"})).body
     assert any(e["end_date"] == "2079-06-06T00:00:00.000Z" for e in enrol)
@@ -116,3 +119,19 @@ def test_same_seed_same_data_and_unique_ids() -> None:
         ids = [i for sid in a.school_ids for i in a.record_ids(sid, resource, include_left=True)]
         assert len(ids) == len(set(ids)), resource
         assert all(i < 2**31 for i in ids)
+
+
+async def test_oddities_switch() -> None:
+    plain = FakeAssembly(schools=1, students_per_school=60, staff_per_school=2)
+    odd = FakeAssembly(schools=1, students_per_school=60, staff_per_school=2, oddities=True)
+    async with plain, odd, aiohttp.ClientSession() as session:
+        base = await Api(session, plain).walk("/students", 100, params={"demographics": "true"})
+        served = await Api(session, odd).walk("/students", 100, params={"demographics": "true"})
+    assert [s["id"] for s in base] == [s["id"] for s in served]
+    assert not any(s["start_date"].startswith("2015-02-31") for s in base)
+    impossible = {s["id"] for s in served if s["start_date"] == "2015-02-31T00:00:00.000Z"}
+    assert impossible == {s["id"] for s in base if s["id"] % 50 == 0} != set()
+    assert any(isinstance(s["year_code"], int) for s in served)
+    assert any(s["demographics"]["is_pp"] in (0, 1) for s in served)
+    assert any(s["start_date"].endswith("+01:00") for s in served)
+    assert all(isinstance(s["year_code"], str) for s in base)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..._core.operations import OPERATIONS
 from ...models import (
@@ -52,12 +52,32 @@ from ...models import (
     Timetable,
     YearGroup,
 )
-from ..pagination import Paginator
+from ..delta import Delta, changes, typed_changes
+from ..pagination import DEFAULT_CONCURRENCY, Paginator
+from ..rawresponse import raw_response
+from ..runner import OperationRunner
+from ..syncstate import SyncState
 from .base import CallOptions, DateArg, Resource, ResourceSlot, check_batch
+
+
+class AcademicYearsResourceWithRawResponse:
+    """``school.academic_years`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: AcademicYearsResource) -> None:
+        self.get = raw_response(resource.get)
 
 
 class AcademicYearsResource(Resource):
     """Operations on academic years."""
+
+    @property
+    def with_raw_response(self) -> AcademicYearsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return AcademicYearsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -66,7 +86,20 @@ class AcademicYearsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> AcademicYear:
-        """Get one academic year. (findAcademicYear: GET /academic_years/{id})"""
+        """Get one academic year.
+
+        ``findAcademicYear``: GET /academic_years/{id}.
+
+        Needs a school token. Scopes: ``school``.
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`AcademicYear`.
+        """
         op = OPERATIONS['findAcademicYear']
         return await self._runner.call(op, AcademicYear, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -76,13 +109,44 @@ class AcademicYearsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[AcademicYear]:
-        """List academic years. (getAcademicYears: GET /academic_years)"""
+        """List academic years.
+
+        ``getAcademicYears``: GET /academic_years. A paged list: ``async for`` walks
+        every page, ``await ....page(n)`` fetches one page with its paging facts and
+        HTTP answer.
+
+        Needs a school token. Scopes: ``school``.
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`AcademicYear`.
+        """
         op = OPERATIONS['getAcademicYears']
         return self._runner.paginate(op, AcademicYear, {}, {}, per_page=per_page, options=options)
 
 
+class AssessmentPointsResourceWithRawResponse:
+    """``school.assessment_points`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: AssessmentPointsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class AssessmentPointsResource(Resource):
     """Operations on assessment points."""
+
+    @property
+    def with_raw_response(self) -> AssessmentPointsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return AssessmentPointsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -91,7 +155,22 @@ class AssessmentPointsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> AssessmentPoint:
-        """Get one assessment point by rank. (findAssessmentPoint: GET /assessment_points/{assessment_point_rank})"""
+        """Get one assessment point by rank.
+
+        ``findAssessmentPoint``: GET /assessment_points/{assessment_point_rank}.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            assessment_point_rank: Rank of the assessment point.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`AssessmentPoint`.
+        """
         op = OPERATIONS['findAssessmentPoint']
         return await self._runner.call(op, AssessmentPoint, {'assessment_point_rank': assessment_point_rank}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -103,7 +182,26 @@ class AssessmentPointsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[AssessmentPoint]:
-        """List assessment points. (getAssessmentPoints: GET /assessment_points)"""
+        """List assessment points.
+
+        ``getAssessmentPoints``: GET /assessment_points. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            year_code: Filter by NC year code.
+            type: Filter by type.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`AssessmentPoint`.
+        """
         op = OPERATIONS['getAssessmentPoints']
         return self._runner.paginate(op, AssessmentPoint, {}, {'year_code': year_code, 'type': type}, per_page=per_page, options=options)
 
@@ -116,13 +214,49 @@ class AssessmentPointsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Result]:
-        """List results at an assessment point for given students. (getAssessmentPointResults: GET /assessment_points/{assessment_point_rank}/results)"""
+        """List results at an assessment point for given students.
+
+        ``getAssessmentPointResults``: GET
+        /assessment_points/{assessment_point_rank}/results. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations``.
+
+        Args:
+            assessment_point_rank: Rank of the assessment point.
+            students: Student IDs.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Result`.
+        """
         op = OPERATIONS['getAssessmentPointResults']
         return self._runner.paginate(op, Result, {'assessment_point_rank': assessment_point_rank}, {'students': students}, per_page=per_page, options=options)
 
 
+class AssessmentsResourceWithRawResponse:
+    """``school.assessments`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get', 'grade_set')
+
+    def __init__(self, resource: AssessmentsResource) -> None:
+        self.get = raw_response(resource.get)
+        self.grade_set = raw_response(resource.grade_set)
+
+
 class AssessmentsResource(Resource):
     """Operations on assessments."""
+
+    @property
+    def with_raw_response(self) -> AssessmentsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return AssessmentsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -131,7 +265,22 @@ class AssessmentsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> Assessment:
-        """Get one assessment. (findAssessment: GET /assessments/{id})"""
+        """Get one assessment.
+
+        ``findAssessment``: GET /assessments/{id}.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`Assessment`.
+        """
         op = OPERATIONS['findAssessment']
         return await self._runner.call(op, Assessment, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -142,7 +291,22 @@ class AssessmentsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> GradeSet:
-        """Get the grade set used by an assessment. (findAssessmentGradeSet: GET /assessments/{id}/grade_set)"""
+        """Get the grade set used by an assessment.
+
+        ``findAssessmentGradeSet``: GET /assessments/{id}/grade_set.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`GradeSet`.
+        """
         op = OPERATIONS['findAssessmentGradeSet']
         return await self._runner.call(op, GradeSet, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -152,7 +316,24 @@ class AssessmentsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Assessment]:
-        """List assessments. (getAssessments: GET /assessments)"""
+        """List assessments.
+
+        ``getAssessments``: GET /assessments. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Assessment`.
+        """
         op = OPERATIONS['getAssessments']
         return self._runner.paginate(op, Assessment, {}, {}, per_page=per_page, options=options)
 
@@ -165,7 +346,25 @@ class AssessmentsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Result]:
-        """List results of an assessment for given students. (getAssessmentResults: GET /assessments/{id}/results)"""
+        """List results of an assessment for given students.
+
+        ``getAssessmentResults``: GET /assessments/{id}/results. A paged list: ``async
+        for`` walks every page, ``await ....page(n)`` fetches one page with its paging
+        facts and HTTP answer.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations``.
+
+        Args:
+            id: Platform ID of the resource.
+            students: Student IDs.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Result`.
+        """
         op = OPERATIONS['getAssessmentResults']
         return self._runner.paginate(op, Result, {'id': id}, {'students': students}, per_page=per_page, options=options)
 
@@ -184,9 +383,75 @@ class AttendancesResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Attendance]:
-        """List AM/PM attendance marks. (getAttendances: GET /attendances)"""
+        """List AM/PM attendance marks.
+
+        ``getAttendances``: GET /attendances. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer. Conditional: the ``changes`` method gives only what changed since the
+        last sync.
+
+        Needs a school token. Scopes: ``attendances``.
+
+        Args:
+            student_id: Filter to one student.
+            registration_group_id: Filter to one registration group.
+            group_id: Filter to one group.
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Attendance`.
+        """
         op = OPERATIONS['getAttendances']
         return self._runner.paginate(op, Attendance, {}, {'student_id': student_id, 'registration_group_id': registration_group_id, 'group_id': group_id, 'start_date': start_date, 'end_date': end_date}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        student_id: int | None = None,
+        registration_group_id: int | None = None,
+        group_id: int | None = None,
+        start_date: DateArg | None = None,
+        end_date: DateArg | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Attendance]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getAttendances`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``attendances``.
+
+        Args:
+            student_id: Filter to one student.
+            registration_group_id: Filter to one registration group.
+            group_id: Filter to one group.
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Attendance`.
+        """
+        return typed_changes(self._runner, 'attendances', Attendance, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, student_id=student_id, registration_group_id=registration_group_id, group_id=group_id, start_date=start_date, end_date=end_date)
 
     def summaries(
         self,
@@ -198,9 +463,72 @@ class AttendancesResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[AttendanceSummary]:
-        """List attendance summaries. (getAttendanceSummaries: GET /attendances/summaries)"""
+        """List attendance summaries.
+
+        ``getAttendanceSummaries``: GET /attendances/summaries. A paged list: ``async
+        for`` walks every page, ``await ....page(n)`` fetches one page with its paging
+        facts and HTTP answer. Conditional: the ``changes`` method gives only what
+        changed since the last sync.
+
+        Needs a school token. Scopes: ``attendances.summaries``.
+
+        Args:
+            student_id: Filter to one student.
+            registration_group_id: Filter to one registration group.
+            group_id: Filter to one group.
+            academic_year_id: Return all records of this academic year.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`AttendanceSummary`.
+        """
         op = OPERATIONS['getAttendanceSummaries']
         return self._runner.paginate(op, AttendanceSummary, {}, {'student_id': student_id, 'registration_group_id': registration_group_id, 'group_id': group_id, 'academic_year_id': academic_year_id}, per_page=per_page, options=options)
+
+    def summaries_changes(
+        self,
+        *,
+        student_id: int | None = None,
+        registration_group_id: int | None = None,
+        group_id: int | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[AttendanceSummary]:
+        """Records of ``summaries()`` changed since the last sync.
+
+        A delta of ``summaries()``: ``getAttendanceSummaries`` with the watermark stored
+        in ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``attendances.summaries``.
+
+        Args:
+            student_id: Filter to one student.
+            registration_group_id: Filter to one registration group.
+            group_id: Filter to one group.
+            academic_year_id: Return all records of this academic year.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`AttendanceSummary`.
+        """
+        return typed_changes(self._runner, 'attendances.summaries', AttendanceSummary, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, student_id=student_id, registration_group_id=registration_group_id, group_id=group_id, academic_year_id=academic_year_id)
 
 
 class CalendarEventsResource(Resource):
@@ -213,9 +541,63 @@ class CalendarEventsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[CalendarEvent]:
-        """List school calendar events. (getCalendarEvents: GET /calendar_events)"""
+        """List school calendar events.
+
+        ``getCalendarEvents``: GET /calendar_events. A paged list: ``async for`` walks
+        every page, ``await ....page(n)`` fetches one page with its paging facts and
+        HTTP answer. Conditional: the ``changes`` method gives only what changed since
+        the last sync.
+
+        Needs a school token. Scopes: ``calendar``.
+
+        Args:
+            type: Filter by type.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`CalendarEvent`.
+        """
         op = OPERATIONS['getCalendarEvents']
         return self._runner.paginate(op, CalendarEvent, {}, {'type': type}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        type: str | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[CalendarEvent]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getCalendarEvents`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``calendar``.
+
+        Args:
+            type: Filter by type.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`CalendarEvent`.
+        """
+        return typed_changes(self._runner, 'calendar_events', CalendarEvent, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, type=type)
 
 
 class ContactsResource(Resource):
@@ -229,20 +611,64 @@ class ContactsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Contact]:
-        """List student contacts. (getContacts: GET /contacts)"""
+        """List student contacts.
+
+        ``getContacts``: GET /contacts. A paged list: ``async for`` walks every page,
+        ``await ....page(n)`` fetches one page with its paging facts and HTTP answer.
+
+        Needs a school token. Scopes: ``contacts.basic``.
+
+        Args:
+            student_id: Filter to one student.
+            addresses: Include addresses.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Contact`.
+        """
         op = OPERATIONS['getContacts']
         return self._runner.paginate(op, Contact, {}, {'student_id': student_id, 'addresses': addresses}, per_page=per_page, options=options)
 
 
+class DetailsResourceWithRawResponse:
+    """``school.details`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('deauthorize', 'get', 'request_sync', 'status')
+
+    def __init__(self, resource: DetailsResource) -> None:
+        self.deauthorize = raw_response(resource.deauthorize)
+        self.get = raw_response(resource.get)
+        self.request_sync = raw_response(resource.request_sync)
+        self.status = raw_response(resource.status)
+
+
 class DetailsResource(Resource):
-    """Operations on details."""
+    """The token's school: its details, sync status, sync request and deauthorization."""
+
+    @property
+    def with_raw_response(self) -> DetailsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return DetailsResourceWithRawResponse(self)
 
     async def deauthorize(
         self,
         *,
         options: CallOptions | None = None,
     ) -> None:
-        """Revoke this app's access to the token's school. (deauthorize: POST /school/deauthorize)"""
+        """Revoke this app's access to the token's school.
+
+        ``deauthorize``: POST /school/deauthorize.
+
+        Needs a school token. Scopes: none stated by the API documentation.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+        """
         op = OPERATIONS['deauthorize']
         await self._runner.call(op, None, {}, {}, options=options)
 
@@ -251,7 +677,19 @@ class DetailsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> School:
-        """Get the token's school. (findSchool: GET /school)"""
+        """Get the token's school.
+
+        ``findSchool``: GET /school.
+
+        Needs a school token. Scopes: ``school``.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`School`.
+        """
         op = OPERATIONS['findSchool']
         return await self._runner.call(op, School, {}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -260,7 +698,16 @@ class DetailsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> None:
-        """Ask the Platform to sync the school. (sync: POST /school/sync)"""
+        """Ask the Platform to sync the school.
+
+        ``sync``: POST /school/sync.
+
+        Needs a school token. Scopes: none stated by the API documentation.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+        """
         op = OPERATIONS['sync']
         await self._runner.call(op, None, {}, {}, options=options)
 
@@ -269,13 +716,41 @@ class DetailsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> SchoolStatus:
-        """Get last sync/change times of the school. (status: GET /school/status)"""
+        """Get last sync/change times of the school.
+
+        ``status``: GET /school/status.
+
+        Needs a school token. Scopes: none stated by the API documentation.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`SchoolStatus`.
+        """
         op = OPERATIONS['status']
         return await self._runner.call(op, SchoolStatus, {}, {}, options=options)  # type: ignore[no-any-return]
 
 
+class DietaryNeedsResourceWithRawResponse:
+    """``school.dietary_needs`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: DietaryNeedsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class DietaryNeedsResource(Resource):
     """Operations on dietary needs."""
+
+    @property
+    def with_raw_response(self) -> DietaryNeedsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return DietaryNeedsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -284,7 +759,21 @@ class DietaryNeedsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> DietaryNeed:
-        """Get one MIS dietary need. (findDietaryNeed: GET /school/dietary_needs/{id})"""
+        """Get one MIS dietary need.
+
+        ``findDietaryNeed``: GET /school/dietary_needs/{id}.
+
+        Needs a school token. Scopes: ``students.medical.dietary_needs`` (inferred: the
+        API documentation does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`DietaryNeed`.
+        """
         op = OPERATIONS['findDietaryNeed']
         return await self._runner.call(op, DietaryNeed, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -294,7 +783,23 @@ class DietaryNeedsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[DietaryNeed]:
-        """List MIS dietary needs. (getDietaryNeeds: GET /school/dietary_needs)"""
+        """List MIS dietary needs.
+
+        ``getDietaryNeeds``: GET /school/dietary_needs. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer.
+
+        Needs a school token. Scopes: ``students.medical.dietary_needs`` (inferred: the
+        API documentation does not say).
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`DietaryNeed`.
+        """
         op = OPERATIONS['getDietaryNeeds']
         return self._runner.paginate(op, DietaryNeed, {}, {}, per_page=per_page, options=options)
 
@@ -311,13 +816,47 @@ class ExclusionsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Exclusion]:
-        """List exclusions. (getExclusions: GET /exclusions)"""
+        """List exclusions.
+
+        ``getExclusions``: GET /exclusions. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer.
+
+        Needs a school token. Scopes: ``exclusions``.
+
+        Args:
+            student_id: Filter to one student.
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Exclusion`.
+        """
         op = OPERATIONS['getExclusions']
         return self._runner.paginate(op, Exclusion, {}, {'student_id': student_id, 'start_date': start_date, 'end_date': end_date}, per_page=per_page, options=options)
 
 
+class FacetsResourceWithRawResponse:
+    """``school.facets`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: FacetsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class FacetsResource(Resource):
     """Operations on facets."""
+
+    @property
+    def with_raw_response(self) -> FacetsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return FacetsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -326,7 +865,22 @@ class FacetsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> Facet:
-        """Get one facet. (findFacet: GET /facets/{id})"""
+        """Get one facet.
+
+        ``findFacet``: GET /facets/{id}.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`Facet`.
+        """
         op = OPERATIONS['findFacet']
         return await self._runner.call(op, Facet, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -336,13 +890,45 @@ class FacetsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Facet]:
-        """List facets. (getFacets: GET /facets)"""
+        """List facets.
+
+        ``getFacets``: GET /facets. A paged list: ``async for`` walks every page,
+        ``await ....page(n)`` fetches one page with its paging facts and HTTP answer.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Facet`.
+        """
         op = OPERATIONS['getFacets']
         return self._runner.paginate(op, Facet, {}, {}, per_page=per_page, options=options)
 
 
+class GradeSetsResourceWithRawResponse:
+    """``school.grade_sets`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: GradeSetsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class GradeSetsResource(Resource):
     """Operations on grade sets."""
+
+    @property
+    def with_raw_response(self) -> GradeSetsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return GradeSetsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -351,7 +937,22 @@ class GradeSetsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> GradeSet:
-        """Get one grade set. (findGradeSet: GET /grade_sets/{id})"""
+        """Get one grade set.
+
+        ``findGradeSet``: GET /grade_sets/{id}.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`GradeSet`.
+        """
         op = OPERATIONS['findGradeSet']
         return await self._runner.call(op, GradeSet, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -361,13 +962,45 @@ class GradeSetsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[GradeSet]:
-        """List grade sets. (getGradeSets: GET /grade_sets)"""
+        """List grade sets.
+
+        ``getGradeSets``: GET /grade_sets. A paged list: ``async for`` walks every page,
+        ``await ....page(n)`` fetches one page with its paging facts and HTTP answer.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`GradeSet`.
+        """
         op = OPERATIONS['getGradeSets']
         return self._runner.paginate(op, GradeSet, {}, {}, per_page=per_page, options=options)
 
 
+class GroupsResourceWithRawResponse:
+    """``school.groups`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: GroupsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class GroupsResource(Resource):
     """Operations on groups."""
+
+    @property
+    def with_raw_response(self) -> GroupsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return GroupsResourceWithRawResponse(self)
 
     def enrolments(
         self,
@@ -377,9 +1010,70 @@ class GroupsResource(Resource):
         academic_year_id: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Enrolment]:
-        """List student enrolments in groups. (getGroupEnrolments: GET /groups/enrolments)"""
+        """List student enrolments in groups.
+
+        ``getGroupEnrolments``: GET /groups/enrolments. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer. Conditional: the ``changes`` method gives only what changed
+        since the last sync.
+
+        Needs a school token. Scopes: ``groups``.
+
+        Args:
+            groups: Group IDs.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Enrolment`.
+        """
         op = OPERATIONS['getGroupEnrolments']
         return self._runner.paginate(op, Enrolment, {}, {'groups': groups, 'date': date, 'academic_year_id': academic_year_id}, per_page=None, options=options)
+
+    def enrolments_changes(
+        self,
+        *,
+        groups: Sequence[int] | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Enrolment]:
+        """Records of ``enrolments()`` changed since the last sync.
+
+        A delta of ``enrolments()``: ``getGroupEnrolments`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``groups``.
+
+        Args:
+            groups: Group IDs.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Enrolment`.
+        """
+        return typed_changes(self._runner, 'groups.enrolments', Enrolment, state=state, per_page=None, concurrency=concurrency, options=options, key=key, groups=groups, date=date, academic_year_id=academic_year_id)
 
     async def get(
         self,
@@ -389,7 +1083,21 @@ class GroupsResource(Resource):
         date: DateArg | None = None,
         options: CallOptions | None = None,
     ) -> Group:
-        """Get one group. (findGroup: GET /groups/{id})"""
+        """Get one group.
+
+        ``findGroup``: GET /groups/{id}.
+
+        Needs a school token. Scopes: ``groups``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`Group`.
+        """
         op = OPERATIONS['findGroup']
         return await self._runner.call(op, Group, {'id': id}, {'date': date}, options=options)  # type: ignore[no-any-return]
 
@@ -403,9 +1111,75 @@ class GroupsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Group]:
-        """List groups of any type. (getGroups: GET /groups)"""
+        """List groups of any type.
+
+        ``getGroups``: GET /groups. A paged list: ``async for`` walks every page,
+        ``await ....page(n)`` fetches one page with its paging facts and HTTP answer.
+        Conditional: the ``changes`` method gives only what changed since the last sync.
+
+        Needs a school token. Scopes: ``groups``.
+
+        Args:
+            year_code: Filter by NC year code.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            type: Filter by type.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Group`.
+        """
         op = OPERATIONS['getGroups']
         return self._runner.paginate(op, Group, {}, {'year_code': year_code, 'date': date, 'academic_year_id': academic_year_id, 'type': type}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        year_code: str | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        type: str | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Group]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getGroups`` with the watermark stored in ``state``; the
+        first run yields every record, later runs only the records changed since, or
+        none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``groups``.
+
+        Args:
+            year_code: Filter by NC year code.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            type: Filter by type.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Group`.
+        """
+        return typed_changes(self._runner, 'groups', Group, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, year_code=year_code, date=date, academic_year_id=academic_year_id, type=type)
 
     def students(
         self,
@@ -426,13 +1200,121 @@ class GroupsResource(Resource):
         photo: bool | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Student]:
-        """List students in a group. (getGroupStudents: GET /groups/{id}/students)"""
+        """List students in a group.
+
+        ``getGroupStudents``: GET /groups/{id}/students. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer. Conditional: the ``changes`` method gives only what changed
+        since the last sync.
+
+        Needs a school token. Scopes: ``groups`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            year_code: Filter by NC year code.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Student`.
+        """
         op = OPERATIONS['getGroupStudents']
         return self._runner.paginate(op, Student, {'id': id}, {'academic_year_id': academic_year_id, 'date': date, 'year_code': year_code, 'demographics': demographics, 'contacts': contacts, 'sen_needs': sen_needs, 'emails': emails, 'addresses': addresses, 'care': care, 'ever_in_care': ever_in_care, 'languages': languages, 'photo': photo}, per_page=None, options=options)
+
+    def students_changes(
+        self,
+        id: int,
+        /,
+        *,
+        academic_year_id: int | None = None,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]:
+        """Records of ``students()`` changed since the last sync.
+
+        A delta of ``students()``: ``getGroupStudents`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``groups`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            year_code: Filter by NC year code.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Student`.
+        """
+        return typed_changes(self._runner, 'groups.students', Student, state=state, per_page=None, concurrency=concurrency, options=options, key=key, id=id, academic_year_id=academic_year_id, date=date, year_code=year_code, demographics=demographics, contacts=contacts, sen_needs=sen_needs, emails=emails, addresses=addresses, care=care, ever_in_care=ever_in_care, languages=languages, photo=photo)
+
+
+class LearningAimsResourceWithRawResponse:
+    """``school.learning_aims`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: LearningAimsResource) -> None:
+        self.get = raw_response(resource.get)
 
 
 class LearningAimsResource(Resource):
     """Operations on learning aims."""
+
+    @property
+    def with_raw_response(self) -> LearningAimsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return LearningAimsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -441,7 +1323,20 @@ class LearningAimsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> LearningAim:
-        """Get one post-16 learning aim. (findLearningAim: GET /school/learning_aims/{id})"""
+        """Get one post-16 learning aim.
+
+        ``findLearningAim``: GET /school/learning_aims/{id}.
+
+        Needs a school token. Scopes: ``learning_aims``.
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`LearningAim`.
+        """
         op = OPERATIONS['findLearningAim']
         return await self._runner.call(op, LearningAim, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -451,13 +1346,44 @@ class LearningAimsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[LearningAim]:
-        """List post-16 learning aims. (getLearningAims: GET /school/learning_aims)"""
+        """List post-16 learning aims.
+
+        ``getLearningAims``: GET /school/learning_aims. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer.
+
+        Needs a school token. Scopes: ``learning_aims``.
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`LearningAim`.
+        """
         op = OPERATIONS['getLearningAims']
         return self._runner.paginate(op, LearningAim, {}, {}, per_page=per_page, options=options)
 
 
+class MedicalConditionsResourceWithRawResponse:
+    """``school.medical_conditions`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: MedicalConditionsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class MedicalConditionsResource(Resource):
     """Operations on medical conditions."""
+
+    @property
+    def with_raw_response(self) -> MedicalConditionsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return MedicalConditionsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -466,7 +1392,21 @@ class MedicalConditionsResource(Resource):
         *,
         options: CallOptions | None = None,
     ) -> MedicalCondition:
-        """Get one MIS medical condition. (findMedicalCondition: GET /school/medical_conditions/{id})"""
+        """Get one MIS medical condition.
+
+        ``findMedicalCondition``: GET /school/medical_conditions/{id}.
+
+        Needs a school token. Scopes: ``students.medical.conditions`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`MedicalCondition`.
+        """
         op = OPERATIONS['findMedicalCondition']
         return await self._runner.call(op, MedicalCondition, {'id': id}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -476,7 +1416,23 @@ class MedicalConditionsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[MedicalCondition]:
-        """List MIS medical conditions. (getMedicalConditions: GET /school/medical_conditions)"""
+        """List MIS medical conditions.
+
+        ``getMedicalConditions``: GET /school/medical_conditions. A paged list: ``async
+        for`` walks every page, ``await ....page(n)`` fetches one page with its paging
+        facts and HTTP answer.
+
+        Needs a school token. Scopes: ``students.medical.conditions`` (inferred: the API
+        documentation does not say).
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`MedicalCondition`.
+        """
         op = OPERATIONS['getMedicalConditions']
         return self._runner.paginate(op, MedicalCondition, {}, {}, per_page=per_page, options=options)
 
@@ -490,13 +1446,45 @@ class MisSubjectsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[MisSubject]:
-        """List MIS subjects with their Platform subject. (getMisSubjects: GET /mis_subjects)"""
+        """List MIS subjects with their Platform subject.
+
+        ``getMisSubjects``: GET /mis_subjects. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer.
+
+        Needs a school token. Scopes: ``school`` (inferred: the API documentation does
+        not say).
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`MisSubject`.
+        """
         op = OPERATIONS['getMisSubjects']
         return self._runner.paginate(op, MisSubject, {}, {}, per_page=per_page, options=options)
 
 
+class RegistrationGroupsResourceWithRawResponse:
+    """``school.registration_groups`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: RegistrationGroupsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class RegistrationGroupsResource(Resource):
     """Operations on registration groups."""
+
+    @property
+    def with_raw_response(self) -> RegistrationGroupsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return RegistrationGroupsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -506,7 +1494,21 @@ class RegistrationGroupsResource(Resource):
         date: DateArg | None = None,
         options: CallOptions | None = None,
     ) -> RegistrationGroup:
-        """Get one registration group. (findRegistrationGroup: GET /registration_groups/{id})"""
+        """Get one registration group.
+
+        ``findRegistrationGroup``: GET /registration_groups/{id}.
+
+        Needs a school token. Scopes: ``registration_groups``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`RegistrationGroup`.
+        """
         op = OPERATIONS['findRegistrationGroup']
         return await self._runner.call(op, RegistrationGroup, {'id': id}, {'date': date}, options=options)  # type: ignore[no-any-return]
 
@@ -519,9 +1521,73 @@ class RegistrationGroupsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[RegistrationGroup]:
-        """List registration groups. (getRegistrationGroups: GET /registration_groups)"""
+        """List registration groups.
+
+        ``getRegistrationGroups``: GET /registration_groups. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer. Conditional: the ``changes`` method gives only what changed
+        since the last sync.
+
+        Needs a school token. Scopes: ``registration_groups``.
+
+        Args:
+            year_code: Filter by NC year code.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`RegistrationGroup`.
+        """
         op = OPERATIONS['getRegistrationGroups']
         return self._runner.paginate(op, RegistrationGroup, {}, {'year_code': year_code, 'date': date, 'academic_year_id': academic_year_id}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        year_code: str | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[RegistrationGroup]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getRegistrationGroups`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``registration_groups``.
+
+        Args:
+            year_code: Filter by NC year code.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`RegistrationGroup`.
+        """
+        return typed_changes(self._runner, 'registration_groups', RegistrationGroup, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, year_code=year_code, date=date, academic_year_id=academic_year_id)
 
     def students(
         self,
@@ -542,13 +1608,119 @@ class RegistrationGroupsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Student]:
-        """List students in a registration group. (getRegistrationGroupStudents: GET /registration_groups/{id}/students)"""
+        """List students in a registration group.
+
+        ``getRegistrationGroupStudents``: GET /registration_groups/{id}/students. A
+        paged list: ``async for`` walks every page, ``await ....page(n)`` fetches one
+        page with its paging facts and HTTP answer. Conditional: the ``changes`` method
+        gives only what changed since the last sync.
+
+        Needs a school token. Scopes: ``registration_groups`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            year_code: Filter by NC year code.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Student`.
+        """
         op = OPERATIONS['getRegistrationGroupStudents']
         return self._runner.paginate(op, Student, {'id': id}, {'date': date, 'year_code': year_code, 'demographics': demographics, 'contacts': contacts, 'sen_needs': sen_needs, 'emails': emails, 'addresses': addresses, 'care': care, 'ever_in_care': ever_in_care, 'languages': languages, 'photo': photo}, per_page=per_page, options=options)
+
+    def students_changes(
+        self,
+        id: int,
+        /,
+        *,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]:
+        """Records of ``students()`` changed since the last sync.
+
+        A delta of ``students()``: ``getRegistrationGroupStudents`` with the watermark
+        stored in ``state``; the first run yields every record, later runs only the
+        records changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``registration_groups`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            year_code: Filter by NC year code.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Student`.
+        """
+        return typed_changes(self._runner, 'registration_groups.students', Student, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, id=id, date=date, year_code=year_code, demographics=demographics, contacts=contacts, sen_needs=sen_needs, emails=emails, addresses=addresses, care=care, ever_in_care=ever_in_care, languages=languages, photo=photo)
+
+
+class ResultsResourceWithRawResponse:
+    """``school.results`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('create', 'update', 'update_many')
+
+    def __init__(self, resource: ResultsResource) -> None:
+        self.create = raw_response(resource.create)
+        self.update = raw_response(resource.update)
+        self.update_many = raw_response(resource.update_many)
 
 
 class ResultsResource(Resource):
     """Operations on results."""
+
+    @property
+    def with_raw_response(self) -> ResultsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return ResultsResourceWithRawResponse(self)
 
     async def create(
         self,
@@ -560,7 +1732,25 @@ class ResultsResource(Resource):
         results: Sequence[ResultEntry] | None = None,
         options: CallOptions | None = None,
     ) -> list[Result]:
-        """Write new results for one assessment/facet/point/subject. (createResult: POST /results)"""
+        """Write new results for one assessment/facet/point/subject.
+
+        ``createResult``: POST /results.
+
+        Needs a school token. Scopes: ``assessments.write``.
+
+        Args:
+            subject_id: Subject of every result in this request.
+            facet_id: Facet of every result (achieved, target, prediction or baseline).
+            assessment_point_rank: Assessment point, by rank (the same on sandbox and
+                production).
+            assessment_id: Assessment of every result.
+            results: 1 to 50 results.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A list of :class:`Result`.
+        """
         op = OPERATIONS['createResult']
         check_batch('results', results, 50)
         body = ResultBody(subject_id=subject_id, facet_id=facet_id, assessment_point_rank=assessment_point_rank, assessment_id=assessment_id, results=tuple(results) if results is not None else None)
@@ -573,9 +1763,64 @@ class ResultsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Result]:
-        """List results for given students. (getResults: GET /results)"""
+        """List results for given students.
+
+        ``getResults``: GET /results. A paged list: ``async for`` walks every page,
+        ``await ....page(n)`` fetches one page with its paging facts and HTTP answer.
+        Conditional: the ``changes`` method gives only what changed since the last sync.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations``.
+
+        Args:
+            students: Student IDs.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Result`.
+        """
         op = OPERATIONS['getResults']
         return self._runner.paginate(op, Result, {}, {'students': students}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        students: Sequence[int] | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Result]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getResults`` with the watermark stored in ``state``;
+        the first run yields every record, later runs only the records changed since, or
+        none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: one of ``assessments.internal``,
+        ``assessments.national`` or ``assessments.examinations``.
+
+        Args:
+            students: Student IDs.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Result`.
+        """
+        return typed_changes(self._runner, 'results', Result, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, students=students)
 
     async def update(
         self,
@@ -588,7 +1833,24 @@ class ResultsResource(Resource):
         result_date: datetime.datetime | None = None,
         options: CallOptions | None = None,
     ) -> Result:
-        """Update one result. (updateResults: PATCH /results/{id})"""
+        """Update one result.
+
+        ``updateResults``: PATCH /results/{id}.
+
+        Needs a school token. Scopes: ``assessments.write``.
+
+        Args:
+            id: Platform ID of the resource.
+            student_id: Student the result belongs to.
+            result_id: Result to change.
+            grade_id: Grade, from the assessment's grade set.
+            result_date: When the result was achieved.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`Result`.
+        """
         op = OPERATIONS['updateResults']
         body = ResultUpdate(student_id=student_id, result_id=result_id, grade_id=grade_id, result_date=result_date)
         return await self._runner.call(op, Result, {'id': id}, {}, body=body, options=options)  # type: ignore[no-any-return]
@@ -599,15 +1861,44 @@ class ResultsResource(Resource):
         results: Sequence[ResultUpdate] | None = None,
         options: CallOptions | None = None,
     ) -> BulkResultResponse:
-        """Update many results at once. (bulkUpdateResults: PATCH /results)"""
+        """Update many results at once.
+
+        ``bulkUpdateResults``: PATCH /results.
+
+        Needs a school token. Scopes: ``assessments.write``.
+
+        Args:
+            results: 1 to 50 results.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`BulkResultResponse`.
+        """
         op = OPERATIONS['bulkUpdateResults']
         check_batch('results', results, 50)
         body = BulkResultsBody(results=tuple(results) if results is not None else None)
         return await self._runner.call(op, BulkResultResponse, {}, {}, body=body, options=options)  # type: ignore[no-any-return]
 
 
+class RoomsResourceWithRawResponse:
+    """``school.rooms`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: RoomsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class RoomsResource(Resource):
     """Operations on rooms."""
+
+    @property
+    def with_raw_response(self) -> RoomsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return RoomsResourceWithRawResponse(self)
 
     def closures(
         self,
@@ -619,7 +1910,26 @@ class RoomsResource(Resource):
         end_date: DateArg | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Closure]:
-        """List closures of a room. (getClosures: GET /rooms/{id}/closures)"""
+        """List closures of a room.
+
+        ``getClosures``: GET /rooms/{id}/closures. A paged list: ``async for`` walks
+        every page, ``await ....page(n)`` fetches one page with its paging facts and
+        HTTP answer.
+
+        Needs a school token. Scopes: ``timetables`` (inferred: the API documentation
+        does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Closure`.
+        """
         op = OPERATIONS['getClosures']
         return self._runner.paginate(op, Closure, {'id': id}, {'date': date, 'start_date': start_date, 'end_date': end_date}, per_page=None, options=options)
 
@@ -633,7 +1943,24 @@ class RoomsResource(Resource):
         end_date: DateArg | None = None,
         options: CallOptions | None = None,
     ) -> Room:
-        """Get one room. (findRoom: GET /rooms/{id})"""
+        """Get one room.
+
+        ``findRoom``: GET /rooms/{id}.
+
+        Needs a school token. Scopes: ``timetables`` (inferred: the API documentation
+        does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`Room`.
+        """
         op = OPERATIONS['findRoom']
         return await self._runner.call(op, Room, {'id': id}, {'date': date, 'start_date': start_date, 'end_date': end_date}, options=options)  # type: ignore[no-any-return]
 
@@ -648,7 +1975,27 @@ class RoomsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Lesson]:
-        """List lessons held in a room. (getLessons: GET /rooms/{id}/lessons)"""
+        """List lessons held in a room.
+
+        ``getLessons``: GET /rooms/{id}/lessons. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer.
+
+        Needs a school token. Scopes: ``timetables`` (inferred: the API documentation
+        does not say).
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Lesson`.
+        """
         op = OPERATIONS['getLessons']
         return self._runner.paginate(op, Lesson, {'id': id}, {'date': date, 'start_date': start_date, 'end_date': end_date}, per_page=per_page, options=options)
 
@@ -658,9 +2005,61 @@ class RoomsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Room]:
-        """List rooms. (getRooms: GET /rooms)"""
+        """List rooms.
+
+        ``getRooms``: GET /rooms. A paged list: ``async for`` walks every page, ``await
+        ....page(n)`` fetches one page with its paging facts and HTTP answer.
+        Conditional: the ``changes`` method gives only what changed since the last sync.
+
+        Needs a school token. Scopes: ``timetables`` (inferred: the API documentation
+        does not say).
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Room`.
+        """
         op = OPERATIONS['getRooms']
         return self._runner.paginate(op, Room, {}, {}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Room]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getRooms`` with the watermark stored in ``state``; the
+        first run yields every record, later runs only the records changed since, or
+        none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``timetables`` (inferred: the API documentation
+        does not say).
+
+        Args:
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Room`.
+        """
+        return typed_changes(self._runner, 'rooms', Room, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key)
 
 
 class StaffAbsencesResource(Resource):
@@ -675,7 +2074,25 @@ class StaffAbsencesResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[StaffAbsence]:
-        """List staff absences. (getStaffAbsences: GET /staff_absences)"""
+        """List staff absences.
+
+        ``getStaffAbsences``: GET /staff_absences. A paged list: ``async for`` walks
+        every page, ``await ....page(n)`` fetches one page with its paging facts and
+        HTTP answer.
+
+        Needs a school token. Scopes: ``staff_members.absences``.
+
+        Args:
+            staff_member_id: Filter to one staff member.
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`StaffAbsence`.
+        """
         op = OPERATIONS['getStaffAbsences']
         return self._runner.paginate(op, StaffAbsence, {}, {'staff_member_id': staff_member_id, 'start_date': start_date, 'end_date': end_date}, per_page=per_page, options=options)
 
@@ -694,13 +2111,49 @@ class StaffContractsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[StaffContract]:
-        """List staff contracts. (getStaffContracts: GET /staff_contracts)"""
+        """List staff contracts.
+
+        ``getStaffContracts``: GET /staff_contracts. A paged list: ``async for`` walks
+        every page, ``await ....page(n)`` fetches one page with its paging facts and
+        HTTP answer.
+
+        Needs a school token. Scopes: ``staff_members.contracts``.
+
+        Args:
+            staff_member_id: Filter to one staff member.
+            date: Return records valid on this day (YYYY-MM-DD).
+            roles: Include contract roles.
+            salaries: Include salaries (full data needs staff_members.salaries).
+            allowances: Include allowances (needs staff_members.salaries).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`StaffContract`.
+        """
         op = OPERATIONS['getStaffContracts']
         return self._runner.paginate(op, StaffContract, {}, {'staff_member_id': staff_member_id, 'date': date, 'roles': roles, 'salaries': salaries, 'allowances': allowances}, per_page=per_page, options=options)
 
 
+class StaffMembersResourceWithRawResponse:
+    """``school.staff_members`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: StaffMembersResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class StaffMembersResource(Resource):
     """Operations on staff members."""
+
+    @property
+    def with_raw_response(self) -> StaffMembersResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return StaffMembersResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -712,7 +2165,23 @@ class StaffMembersResource(Resource):
         qualifications: bool | None = None,
         options: CallOptions | None = None,
     ) -> StaffMember:
-        """Get one staff member. (findStaffMember: GET /staff_members/{id})"""
+        """Get one staff member.
+
+        ``findStaffMember``: GET /staff_members/{id}.
+
+        Needs a school token. Scopes: ``staff_members.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            addresses: Include addresses.
+            demographics: Include demographics.
+            qualifications: Include qualifications (needs staff_members.qualifications).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`StaffMember`.
+        """
         op = OPERATIONS['findStaffMember']
         return await self._runner.call(op, StaffMember, {'id': id}, {'addresses': addresses, 'demographics': demographics, 'qualifications': qualifications}, options=options)  # type: ignore[no-any-return]
 
@@ -726,9 +2195,72 @@ class StaffMembersResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[StaffMember]:
-        """List staff who have left. (getLeftStaffMembers: GET /staff_members/left)"""
+        """List staff who have left.
+
+        ``getLeftStaffMembers``: GET /staff_members/left. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer. Conditional: the ``changes`` method gives only what changed
+        since the last sync.
+
+        Needs a school token. Scopes: ``staff_members.basic``.
+
+        Args:
+            teachers_only: Only staff who teach.
+            addresses: Include addresses.
+            demographics: Include demographics.
+            qualifications: Include qualifications (needs staff_members.qualifications).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`StaffMember`.
+        """
         op = OPERATIONS['getLeftStaffMembers']
         return self._runner.paginate(op, StaffMember, {}, {'teachers_only': teachers_only, 'addresses': addresses, 'demographics': demographics, 'qualifications': qualifications}, per_page=per_page, options=options)
+
+    def left_changes(
+        self,
+        *,
+        teachers_only: bool | None = None,
+        addresses: bool | None = None,
+        demographics: bool | None = None,
+        qualifications: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[StaffMember]:
+        """Records of ``left()`` changed since the last sync.
+
+        A delta of ``left()``: ``getLeftStaffMembers`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``staff_members.basic``.
+
+        Args:
+            teachers_only: Only staff who teach.
+            addresses: Include addresses.
+            demographics: Include demographics.
+            qualifications: Include qualifications (needs staff_members.qualifications).
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`StaffMember`.
+        """
+        return typed_changes(self._runner, 'staff_members.left', StaffMember, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, teachers_only=teachers_only, addresses=addresses, demographics=demographics, qualifications=qualifications)
 
     def list(
         self,
@@ -740,13 +2272,93 @@ class StaffMembersResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[StaffMember]:
-        """List current staff. (getStaffMembers: GET /staff_members)"""
+        """List current staff.
+
+        ``getStaffMembers``: GET /staff_members. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer. Conditional: the ``changes`` method gives only what changed since the
+        last sync.
+
+        Needs a school token. Scopes: ``staff_members.basic``.
+
+        Args:
+            teachers_only: Only staff who teach.
+            addresses: Include addresses.
+            demographics: Include demographics.
+            qualifications: Include qualifications (needs staff_members.qualifications).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`StaffMember`.
+        """
         op = OPERATIONS['getStaffMembers']
         return self._runner.paginate(op, StaffMember, {}, {'teachers_only': teachers_only, 'addresses': addresses, 'demographics': demographics, 'qualifications': qualifications}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        teachers_only: bool | None = None,
+        addresses: bool | None = None,
+        demographics: bool | None = None,
+        qualifications: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[StaffMember]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getStaffMembers`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error, and
+        ``delta.left_ids`` then lists the leavers.
+
+        Needs a school token. Scopes: ``staff_members.basic``.
+
+        Args:
+            teachers_only: Only staff who teach.
+            addresses: Include addresses.
+            demographics: Include demographics.
+            qualifications: Include qualifications (needs staff_members.qualifications).
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`StaffMember`.
+        """
+        return typed_changes(self._runner, 'staff_members', StaffMember, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, teachers_only=teachers_only, addresses=addresses, demographics=demographics, qualifications=qualifications)
+
+
+class StudentsResourceWithRawResponse:
+    """``school.students`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: StudentsResource) -> None:
+        self.get = raw_response(resource.get)
 
 
 class StudentsResource(Resource):
     """Operations on students."""
+
+    @property
+    def with_raw_response(self) -> StudentsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return StudentsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -765,7 +2377,30 @@ class StudentsResource(Resource):
         medical: bool | None = None,
         options: CallOptions | None = None,
     ) -> Student:
-        """Get one student. (findStudent: GET /students/{id})"""
+        """Get one student.
+
+        ``findStudent``: GET /students/{id}.
+
+        Needs a school token. Scopes: ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            medical: Include medical data.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`Student`.
+        """
         op = OPERATIONS['findStudent']
         return await self._runner.call(op, Student, {'id': id}, {'demographics': demographics, 'contacts': contacts, 'sen_needs': sen_needs, 'emails': emails, 'addresses': addresses, 'care': care, 'ever_in_care': ever_in_care, 'languages': languages, 'photo': photo, 'medical': medical}, options=options)  # type: ignore[no-any-return]
 
@@ -785,9 +2420,90 @@ class StudentsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Student]:
-        """List students who have left. (getLeftStudents: GET /students/left)"""
+        """List students who have left.
+
+        ``getLeftStudents``: GET /students/left. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer. Conditional: the ``changes`` method gives only what changed since the
+        last sync.
+
+        Needs a school token. Scopes: ``students.basic``.
+
+        Args:
+            date: Return records valid on this day (YYYY-MM-DD).
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Student`.
+        """
         op = OPERATIONS['getLeftStudents']
         return self._runner.paginate(op, Student, {}, {'date': date, 'demographics': demographics, 'contacts': contacts, 'sen_needs': sen_needs, 'emails': emails, 'addresses': addresses, 'care': care, 'ever_in_care': ever_in_care, 'languages': languages, 'photo': photo}, per_page=per_page, options=options)
+
+    def left_changes(
+        self,
+        *,
+        date: DateArg | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]:
+        """Records of ``left()`` changed since the last sync.
+
+        A delta of ``left()``: ``getLeftStudents`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``students.basic``.
+
+        Args:
+            date: Return records valid on this day (YYYY-MM-DD).
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Student`.
+        """
+        return typed_changes(self._runner, 'students.left', Student, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, date=date, demographics=demographics, contacts=contacts, sen_needs=sen_needs, emails=emails, addresses=addresses, care=care, ever_in_care=ever_in_care, languages=languages, photo=photo)
 
     def list(
         self,
@@ -808,9 +2524,99 @@ class StudentsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Student]:
-        """List current students. (getStudents: GET /students)"""
+        """List current students.
+
+        ``getStudents``: GET /students. A paged list: ``async for`` walks every page,
+        ``await ....page(n)`` fetches one page with its paging facts and HTTP answer.
+        Conditional: the ``changes`` method gives only what changed since the last sync.
+
+        Needs a school token. Scopes: ``students.basic``.
+
+        Args:
+            students: Student IDs. Not together with ``year_code``.
+            date: Return records valid on this day (YYYY-MM-DD).
+            year_code: Filter by NC year code. Not together with ``students``.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            medical: Include medical data.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Student`.
+        """
         op = OPERATIONS['getStudents']
         return self._runner.paginate(op, Student, {}, {'students': students, 'date': date, 'year_code': year_code, 'demographics': demographics, 'contacts': contacts, 'sen_needs': sen_needs, 'emails': emails, 'addresses': addresses, 'care': care, 'ever_in_care': ever_in_care, 'languages': languages, 'photo': photo, 'medical': medical}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        students: Sequence[int] | None = None,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        medical: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getStudents`` with the watermark stored in ``state``;
+        the first run yields every record, later runs only the records changed since, or
+        none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error, and
+        ``delta.left_ids`` then lists the leavers.
+
+        Needs a school token. Scopes: ``students.basic``.
+
+        Args:
+            students: Student IDs. Not together with ``year_code``.
+            date: Return records valid on this day (YYYY-MM-DD).
+            year_code: Filter by NC year code. Not together with ``students``.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            medical: Include medical data.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Student`.
+        """
+        return typed_changes(self._runner, 'students', Student, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, students=students, date=date, year_code=year_code, demographics=demographics, contacts=contacts, sen_needs=sen_needs, emails=emails, addresses=addresses, care=care, ever_in_care=ever_in_care, languages=languages, photo=photo, medical=medical)
 
 
 class SubjectsResource(Resource):
@@ -822,13 +2628,43 @@ class SubjectsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Subject]:
-        """List Platform subjects. (getSubjects: GET /subjects)"""
+        """List Platform subjects.
+
+        ``getSubjects``: GET /subjects. A paged list: ``async for`` walks every page,
+        ``await ....page(n)`` fetches one page with its paging facts and HTTP answer.
+
+        Needs a school token. Scopes: ``school``.
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Subject`.
+        """
         op = OPERATIONS['getSubjects']
         return self._runner.paginate(op, Subject, {}, {}, per_page=per_page, options=options)
 
 
+class TeachingGroupsResourceWithRawResponse:
+    """``school.teaching_groups`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: TeachingGroupsResource) -> None:
+        self.get = raw_response(resource.get)
+
+
 class TeachingGroupsResource(Resource):
     """Operations on teaching groups."""
+
+    @property
+    def with_raw_response(self) -> TeachingGroupsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return TeachingGroupsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -838,7 +2674,21 @@ class TeachingGroupsResource(Resource):
         date: DateArg | None = None,
         options: CallOptions | None = None,
     ) -> TeachingGroup:
-        """Get one teaching group. (findTeachingGroup: GET /teaching_groups/{id})"""
+        """Get one teaching group.
+
+        ``findTeachingGroup``: GET /teaching_groups/{id}.
+
+        Needs a school token. Scopes: ``teaching_groups``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`TeachingGroup`.
+        """
         op = OPERATIONS['findTeachingGroup']
         return await self._runner.call(op, TeachingGroup, {'id': id}, {'date': date}, options=options)  # type: ignore[no-any-return]
 
@@ -852,9 +2702,76 @@ class TeachingGroupsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[TeachingGroup]:
-        """List teaching groups. (getTeachingGroups: GET /teaching_groups)"""
+        """List teaching groups.
+
+        ``getTeachingGroups``: GET /teaching_groups. A paged list: ``async for`` walks
+        every page, ``await ....page(n)`` fetches one page with its paging facts and
+        HTTP answer. Conditional: the ``changes`` method gives only what changed since
+        the last sync.
+
+        Needs a school token. Scopes: ``teaching_groups``.
+
+        Args:
+            subject_code: Filter by subject code.
+            year_code: Filter by NC year code.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`TeachingGroup`.
+        """
         op = OPERATIONS['getTeachingGroups']
         return self._runner.paginate(op, TeachingGroup, {}, {'subject_code': subject_code, 'year_code': year_code, 'date': date, 'academic_year_id': academic_year_id}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        subject_code: str | None = None,
+        year_code: str | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[TeachingGroup]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getTeachingGroups`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``teaching_groups``.
+
+        Args:
+            subject_code: Filter by subject code.
+            year_code: Filter by NC year code.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`TeachingGroup`.
+        """
+        return typed_changes(self._runner, 'teaching_groups', TeachingGroup, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, subject_code=subject_code, year_code=year_code, date=date, academic_year_id=academic_year_id)
 
     def students(
         self,
@@ -876,13 +2793,124 @@ class TeachingGroupsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Student]:
-        """List students in a teaching group. (getTeachingGroupStudents: GET /teaching_groups/{id}/students)"""
+        """List students in a teaching group.
+
+        ``getTeachingGroupStudents``: GET /teaching_groups/{id}/students. A paged list:
+        ``async for`` walks every page, ``await ....page(n)`` fetches one page with its
+        paging facts and HTTP answer. Conditional: the ``changes`` method gives only
+        what changed since the last sync.
+
+        Needs a school token. Scopes: ``teaching_groups`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            year_code: Filter by NC year code.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Student`.
+        """
         op = OPERATIONS['getTeachingGroupStudents']
         return self._runner.paginate(op, Student, {'id': id}, {'academic_year_id': academic_year_id, 'date': date, 'year_code': year_code, 'demographics': demographics, 'contacts': contacts, 'sen_needs': sen_needs, 'emails': emails, 'addresses': addresses, 'care': care, 'ever_in_care': ever_in_care, 'languages': languages, 'photo': photo}, per_page=per_page, options=options)
+
+    def students_changes(
+        self,
+        id: int,
+        /,
+        *,
+        academic_year_id: int | None = None,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]:
+        """Records of ``students()`` changed since the last sync.
+
+        A delta of ``students()``: ``getTeachingGroupStudents`` with the watermark
+        stored in ``state``; the first run yields every record, later runs only the
+        records changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``teaching_groups`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            year_code: Filter by NC year code.
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Student`.
+        """
+        return typed_changes(self._runner, 'teaching_groups.students', Student, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, id=id, academic_year_id=academic_year_id, date=date, year_code=year_code, demographics=demographics, contacts=contacts, sen_needs=sen_needs, emails=emails, addresses=addresses, care=care, ever_in_care=ever_in_care, languages=languages, photo=photo)
+
+
+class TimetablesResourceWithRawResponse:
+    """``school.timetables`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: TimetablesResource) -> None:
+        self.get = raw_response(resource.get)
 
 
 class TimetablesResource(Resource):
     """Operations on timetables."""
+
+    @property
+    def with_raw_response(self) -> TimetablesResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return TimetablesResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -894,7 +2922,23 @@ class TimetablesResource(Resource):
         end_date: DateArg | None = None,
         options: CallOptions | None = None,
     ) -> Timetable:
-        """Get one timetable. (findTimetable: GET /timetables/{id})"""
+        """Get one timetable.
+
+        ``findTimetable``: GET /timetables/{id}.
+
+        Needs a school token. Scopes: ``timetables``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            start_date: Start of the date range.
+            end_date: End of the date range.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`Timetable`.
+        """
         op = OPERATIONS['findTimetable']
         return await self._runner.call(op, Timetable, {'id': id}, {'date': date, 'start_date': start_date, 'end_date': end_date}, options=options)  # type: ignore[no-any-return]
 
@@ -904,13 +2948,80 @@ class TimetablesResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Timetable]:
-        """List timetables. (getTimetables: GET /timetables)"""
+        """List timetables.
+
+        ``getTimetables``: GET /timetables. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer. Conditional: the ``changes`` method gives only what changed since the
+        last sync.
+
+        Needs a school token. Scopes: ``timetables``.
+
+        Args:
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Timetable`.
+        """
         op = OPERATIONS['getTimetables']
         return self._runner.paginate(op, Timetable, {}, {}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Timetable]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getTimetables`` with the watermark stored in ``state``;
+        the first run yields every record, later runs only the records changed since, or
+        none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``timetables``.
+
+        Args:
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Timetable`.
+        """
+        return typed_changes(self._runner, 'timetables', Timetable, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key)
+
+
+class YearGroupsResourceWithRawResponse:
+    """``school.year_groups`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('get',)
+
+    def __init__(self, resource: YearGroupsResource) -> None:
+        self.get = raw_response(resource.get)
 
 
 class YearGroupsResource(Resource):
     """Operations on year groups."""
+
+    @property
+    def with_raw_response(self) -> YearGroupsResourceWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return YearGroupsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -920,7 +3031,21 @@ class YearGroupsResource(Resource):
         date: DateArg | None = None,
         options: CallOptions | None = None,
     ) -> YearGroup:
-        """Get one year group. (findYearGroup: GET /year_groups/{id})"""
+        """Get one year group.
+
+        ``findYearGroup``: GET /year_groups/{id}.
+
+        Needs a school token. Scopes: ``school``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`YearGroup`.
+        """
         op = OPERATIONS['findYearGroup']
         return await self._runner.call(op, YearGroup, {'id': id}, {'date': date}, options=options)  # type: ignore[no-any-return]
 
@@ -933,9 +3058,73 @@ class YearGroupsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[YearGroup]:
-        """List year groups. (getYearGroups: GET /year_groups)"""
+        """List year groups.
+
+        ``getYearGroups``: GET /year_groups. A paged list: ``async for`` walks every
+        page, ``await ....page(n)`` fetches one page with its paging facts and HTTP
+        answer. Conditional: the ``changes`` method gives only what changed since the
+        last sync.
+
+        Needs a school token. Scopes: ``school``.
+
+        Args:
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            year_code: Filter by NC year code.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`YearGroup`.
+        """
         op = OPERATIONS['getYearGroups']
         return self._runner.paginate(op, YearGroup, {}, {'date': date, 'year_code': year_code, 'academic_year_id': academic_year_id}, per_page=per_page, options=options)
+
+    def changes(
+        self,
+        *,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[YearGroup]:
+        """Records of ``list()`` changed since the last sync.
+
+        A delta of ``list()``: ``getYearGroups`` with the watermark stored in ``state``;
+        the first run yields every record, later runs only the records changed since, or
+        none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``school``.
+
+        Args:
+            date: Return records valid on this day (YYYY-MM-DD). Not together with
+                ``academic_year_id``.
+            year_code: Filter by NC year code.
+            academic_year_id: Return all records of this academic year. Not together
+                with ``date``.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`YearGroup`.
+        """
+        return typed_changes(self._runner, 'year_groups', YearGroup, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, date=date, year_code=year_code, academic_year_id=academic_year_id)
 
     def students(
         self,
@@ -955,20 +3144,134 @@ class YearGroupsResource(Resource):
         per_page: int | None = None,
         options: CallOptions | None = None,
     ) -> Paginator[Student]:
-        """List students in a year group. (getYearGroupStudents: GET /year_groups/{id}/students)"""
+        """List students in a year group.
+
+        ``getYearGroupStudents``: GET /year_groups/{id}/students. A paged list: ``async
+        for`` walks every page, ``await ....page(n)`` fetches one page with its paging
+        facts and HTTP answer. Conditional: the ``changes`` method gives only what
+        changed since the last sync.
+
+        Needs a school token. Scopes: ``school`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of :class:`Student`.
+        """
         op = OPERATIONS['getYearGroupStudents']
         return self._runner.paginate(op, Student, {'id': id}, {'date': date, 'demographics': demographics, 'contacts': contacts, 'sen_needs': sen_needs, 'emails': emails, 'addresses': addresses, 'care': care, 'ever_in_care': ever_in_care, 'languages': languages, 'photo': photo}, per_page=per_page, options=options)
 
+    def students_changes(
+        self,
+        id: int,
+        /,
+        *,
+        date: DateArg | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]:
+        """Records of ``students()`` changed since the last sync.
+
+        A delta of ``students()``: ``getYearGroupStudents`` with the watermark stored in
+        ``state``; the first run yields every record, later runs only the records
+        changed since, or none (a 304).
+
+        Use ``async with delta: async for record in delta: ...``: the new watermark is
+        stored only when the whole delta was consumed without an error.
+
+        Needs a school token. Scopes: ``school`` and ``students.basic``.
+
+        Args:
+            id: Platform ID of the resource.
+            date: Return records valid on this day (YYYY-MM-DD).
+            demographics: Include demographics.
+            contacts: Include contacts.
+            sen_needs: Include SEN needs.
+            emails: Include emails.
+            addresses: Include addresses.
+            care: Include care data (needs demographics=true).
+            ever_in_care: Include ever-in-care flag (needs demographics=true).
+            languages: Include languages.
+            photo: Include photo link.
+            state: Where the watermark is kept (default: the client's in-memory sync
+                state).
+            per_page: Records per page, 1 to 1500 (default: the most the server allows).
+            concurrency: Pages fetched at once.
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+            key: The watermark's key in ``state`` (default: school, operation and
+                filters).
+
+        Returns:
+            A :class:`Delta` of :class:`Student`.
+        """
+        return typed_changes(self._runner, 'year_groups.students', Student, state=state, per_page=per_page, concurrency=concurrency, options=options, key=key, id=id, date=date, demographics=demographics, contacts=contacts, sen_needs=sen_needs, emails=emails, addresses=addresses, care=care, ever_in_care=ever_in_care, languages=languages, photo=photo)
+
+
+class AppResourcesWithRawResponse:
+    """``app`` calls that return a :class:`RawResponse` (HTTP status,
+    header fields and the parsed result) instead of the result alone."""
+
+    __slots__ = ('authorizations', 'me')
+
+    def __init__(self, resource: AppResources) -> None:
+        self.authorizations = raw_response(resource.authorizations)
+        self.me = raw_response(resource.me)
+
 
 class AppResources(Resource):
-    """App-level operations (need an app token, except /me)."""
+    """App-level operations (they need an app token, except ``me``)."""
+
+    @property
+    def with_raw_response(self) -> AppResourcesWithRawResponse:
+        """The same calls, each returning a :class:`RawResponse`: the parsed result
+        with the HTTP status and header fields it came from."""
+        return AppResourcesWithRawResponse(self)
 
     async def authorizations(
         self,
         *,
         options: CallOptions | None = None,
     ) -> AuthorizationsV1:
-        """Legacy: app plus schools that authorised it. (getAuthorizations: GET /authorizations)"""
+        """Legacy: app plus schools that authorised it.
+
+        ``getAuthorizations``: GET /authorizations.
+
+        Needs an app token. No scope needed.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            The :class:`AuthorizationsV1`.
+        """
         op = OPERATIONS['getAuthorizations']
         return await self._runner.call(op, AuthorizationsV1, {}, {}, options=options)  # type: ignore[no-any-return]
 
@@ -977,7 +3280,19 @@ class AppResources(Resource):
         *,
         options: CallOptions | None = None,
     ) -> Me | MeV1:
-        """Describe the calling app and the token used. (getMe: GET /me)"""
+        """Describe the calling app and the token used.
+
+        ``getMe``: GET /me.
+
+        Needs an app or a school token. No scope needed.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            :class:`Me` (:class:`MeV1` with API version 1).
+        """
         op = OPERATIONS['getMe']
         return await self._runner.call(op, Me, {}, {}, v1_model=MeV1, options=options)  # type: ignore[no-any-return]
 
@@ -986,14 +3301,30 @@ class AppResources(Resource):
         *,
         options: CallOptions | None = None,
     ) -> Paginator[dict[str, Any]]:
-        """List schools registered for this app (v1.1). (getRegisteredSchools: GET /schools/registered)"""
+        """List schools registered for this app (v1.1).
+
+        ``getRegisteredSchools``: GET /schools/registered. A paged list: ``async for``
+        walks every page, ``await ....page(n)`` fetches one page with its paging facts
+        and HTTP answer.
+
+        Needs an app token. No scope needed.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            A :class:`Paginator` of plain dicts (the spec documents no shape).
+        """
         op = OPERATIONS['getRegisteredSchools']
         return self._runner.paginate(op, None, {}, {}, per_page=None, options=options)
 
 
 class SchoolResources:
     """The resources of one school, as attributes of a SchoolSession (built on
-    first use)."""
+    first use), and the calls on the school as a whole."""
+
+    runner: OperationRunner
 
     academic_years = ResourceSlot(AcademicYearsResource)
     assessment_points = ResourceSlot(AssessmentPointsResource)
@@ -1022,34 +3353,464 @@ class SchoolResources:
     timetables = ResourceSlot(TimetablesResource)
     year_groups = ResourceSlot(YearGroupsResource)
 
+    async def me(
+        self,
+        *,
+        options: CallOptions | None = None,
+    ) -> Me | MeV1:
+        """Describe the calling app and the token used.
+
+        ``getMe``: GET /me.
+
+        Needs an app or a school token. No scope needed.
+
+        Args:
+            options: Per-call options (:class:`CallOptions`): retries, deadline,
+                timeouts, API version.
+
+        Returns:
+            :class:`Me` (:class:`MeV1` with API version 1).
+        """
+        op = OPERATIONS['getMe']
+        return await self.runner.call(op, Me, {}, {}, v1_model=MeV1, options=options)  # type: ignore[no-any-return]
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['attendances'],
+        /,
+        *,
+        student_id: int | None = None,
+        registration_group_id: int | None = None,
+        group_id: int | None = None,
+        start_date: DateArg | None = None,
+        end_date: DateArg | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Attendance]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['attendances.summaries'],
+        /,
+        *,
+        student_id: int | None = None,
+        registration_group_id: int | None = None,
+        group_id: int | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[AttendanceSummary]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['calendar_events'],
+        /,
+        *,
+        type: str | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[CalendarEvent]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['groups'],
+        /,
+        *,
+        year_code: str | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        type: str | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Group]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['groups.enrolments'],
+        /,
+        *,
+        groups: Sequence[int] | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Enrolment]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['groups.students'],
+        /,
+        *,
+        id: int,
+        academic_year_id: int | None = None,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['registration_groups'],
+        /,
+        *,
+        year_code: str | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[RegistrationGroup]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['registration_groups.students'],
+        /,
+        *,
+        id: int,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['results'],
+        /,
+        *,
+        students: Sequence[int] | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Result]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['rooms'],
+        /,
+        *,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Room]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['staff_members'],
+        /,
+        *,
+        teachers_only: bool | None = None,
+        addresses: bool | None = None,
+        demographics: bool | None = None,
+        qualifications: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[StaffMember]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['staff_members.left'],
+        /,
+        *,
+        teachers_only: bool | None = None,
+        addresses: bool | None = None,
+        demographics: bool | None = None,
+        qualifications: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[StaffMember]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['students'],
+        /,
+        *,
+        students: Sequence[int] | None = None,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        medical: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['students.left'],
+        /,
+        *,
+        date: DateArg | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['teaching_groups'],
+        /,
+        *,
+        subject_code: str | None = None,
+        year_code: str | None = None,
+        date: DateArg | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[TeachingGroup]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['teaching_groups.students'],
+        /,
+        *,
+        id: int,
+        academic_year_id: int | None = None,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['timetables'],
+        /,
+        *,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Timetable]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['year_groups'],
+        /,
+        *,
+        date: DateArg | None = None,
+        year_code: str | None = None,
+        academic_year_id: int | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[YearGroup]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: Literal['year_groups.students'],
+        /,
+        *,
+        id: int,
+        date: DateArg | None = None,
+        demographics: bool | None = None,
+        contacts: bool | None = None,
+        sen_needs: bool | None = None,
+        emails: bool | None = None,
+        addresses: bool | None = None,
+        care: bool | None = None,
+        ever_in_care: bool | None = None,
+        languages: bool | None = None,
+        photo: bool | None = None,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+    ) -> Delta[Student]: ...
+
+    @overload
+    def changes(
+        self,
+        resource: str,
+        /,
+        *,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+        **params: Any,
+    ) -> Delta[Any]: ...
+
+    def changes(
+        self,
+        resource: str,
+        /,
+        *,
+        state: SyncState | None = None,
+        per_page: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        options: CallOptions | None = None,
+        key: str | None = None,
+        **params: Any,
+    ) -> Delta[Any]:
+        """Records of ``resource`` changed since the watermark in ``state``.
+
+        ``resource`` names a conditional list: ``"students"``, ``"staff_members"``,
+        ``"teaching_groups.students"`` (with ``id=``)... (``CHANGE_OPERATIONS``);
+        ``params`` are its filters. With a name written out, the result is typed
+        (``school.changes("students")`` is a ``Delta[Student]``), the same as
+        ``school.students.changes()``, which shares its watermark. See :class:`Delta`.
+        """
+        return changes(self.runner, resource, state=state, per_page=per_page,
+                       concurrency=concurrency, options=options, key=key, **params)
+
 
 __all__ = [
     'AcademicYearsResource',
+    'AcademicYearsResourceWithRawResponse',
     'AppResources',
+    'AppResourcesWithRawResponse',
     'AssessmentPointsResource',
+    'AssessmentPointsResourceWithRawResponse',
     'AssessmentsResource',
+    'AssessmentsResourceWithRawResponse',
     'AttendancesResource',
     'CalendarEventsResource',
     'ContactsResource',
     'DetailsResource',
+    'DetailsResourceWithRawResponse',
     'DietaryNeedsResource',
+    'DietaryNeedsResourceWithRawResponse',
     'ExclusionsResource',
     'FacetsResource',
+    'FacetsResourceWithRawResponse',
     'GradeSetsResource',
+    'GradeSetsResourceWithRawResponse',
     'GroupsResource',
+    'GroupsResourceWithRawResponse',
     'LearningAimsResource',
+    'LearningAimsResourceWithRawResponse',
     'MedicalConditionsResource',
+    'MedicalConditionsResourceWithRawResponse',
     'MisSubjectsResource',
     'RegistrationGroupsResource',
+    'RegistrationGroupsResourceWithRawResponse',
     'ResultsResource',
+    'ResultsResourceWithRawResponse',
     'RoomsResource',
+    'RoomsResourceWithRawResponse',
     'SchoolResources',
     'StaffAbsencesResource',
     'StaffContractsResource',
     'StaffMembersResource',
+    'StaffMembersResourceWithRawResponse',
     'StudentsResource',
+    'StudentsResourceWithRawResponse',
     'SubjectsResource',
     'TeachingGroupsResource',
+    'TeachingGroupsResourceWithRawResponse',
     'TimetablesResource',
+    'TimetablesResourceWithRawResponse',
     'YearGroupsResource',
+    'YearGroupsResourceWithRawResponse',
 ]
