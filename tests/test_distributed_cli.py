@@ -60,6 +60,7 @@ async def test_sync_queue_prints_the_report_and_status_lists_the_run(small: Clus
     assert code == 0, err
     data = json.loads(out)
     assert data["ok"] and data["records"] == 0 and len(data["schools"]) == 4
+    assert set(data["workers"]) <= {"w1", "w2"} and sum(data["workers"].values()) == 8
     assert {r["state"] for s in data["schools"] for r in s["resources"]} == {
         "not_modified"}
     code, out, err = await run_cli(c, "status", "--queue", c.redis_url, "--prefix", c.prefix)

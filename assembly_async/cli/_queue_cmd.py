@@ -262,12 +262,25 @@ async def _follow(queue: Any, run_id: str, args: argparse.Namespace, ui: UI,
     if waiting.cancelled():
         return _left_to_workers(ui, run_id, args.queue)
     report = waiting.result()
+    workers = await _workers_of(queue, run_id)
     if ui.json:
-        ui.emit({"command": "sync", "run": run_id, **report_json(report)})
+        ui.emit({"command": "sync", "run": run_id, "workers": workers, **report_json(report)})
     else:
         title = f"Run {run_id}" + (" (cancelled)" if report.cancelled else "")
         ui.report_table(title, report)
+        ran = ", ".join(f"{label} {n}" for label, n in sorted(workers.items())) or "none"
+        ui.say(f"run {run_id}: jobs run by worker: {ran}")
     return 0 if report.ok else 1
+
+
+async def _workers_of(queue: Any, run_id: str) -> dict[str, int]:
+    """How many of the run's jobs each worker ended."""
+    counts: dict[str, int] = {}
+    for entry in (await queue.ledger.jobs(run_id)).values():
+        label = entry.get("worker")
+        if label and entry.get("state") not in ("queued", "running"):
+            counts[label] = counts.get(label, 0) + 1
+    return counts
 
 
 async def run_queue_sync(args: argparse.Namespace, ui: UI) -> int:
