@@ -245,3 +245,23 @@ async def test_run_ids_and_options_are_checked(ledger: RunLedger,
         await ledger.create([], RESOURCES)
     with pytest.raises(ConfigurationError):
         await ledger.create([1, -2], RESOURCES)
+
+
+def test_what_counts_as_storage_failing_for_a_while() -> None:
+    """Jobs that failed this way are tried again; the others are reported."""
+    from assembly_async import PagingError, SinkError
+    from assembly_async.distributed._execute import _transient
+
+    assert _transient(StorageError("Redis at unix:///x: ConnectionError", path="redis"))
+    assert _transient(SinkError("PostgreSQL: AdminShutdownError", sqlstate="57P01"))
+    assert _transient(SinkError("PostgreSQL: ConnectionFailure", sqlstate="08006"))
+    assert _transient(SinkError("PostgreSQL: DeadlockDetectedError", sqlstate="40P01"))
+    assert _transient(SinkError("PostgreSQL: TooManyConnectionsError", sqlstate="53300"))
+    assert _transient(SinkError("PostgreSQL at x: ConnectionRefusedError",
+                                reason="ConnectionRefusedError"))
+    assert not _transient(SinkError("PostgreSQL: UniqueViolationError", sqlstate="23505"))
+    assert not _transient(SinkError("record 1 cannot be written", reason="bad record"))
+    assert not _transient(SinkError("layout version 9", reason=None))
+    assert not _transient(PagingError("short", url=None, page=None))
+    assert not _transient(ValueError("bug"))
+    assert not _transient(None)

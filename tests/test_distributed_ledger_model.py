@@ -134,7 +134,7 @@ class LedgerMachine(RuleBasedStateMachine):
         token = self.holder.get(job, "nobody")
         desc = '{"type":"SchoolAuthRevoked","message":"x"}' if revoke else ""
         out = [s(x) for x in self.run("FINISH", job, self.school_of(job), token, final,
-                                      f'{{"state":"{final}"}}', desc, *RESOURCES)]
+                                      f'{{"state":"{final}"}}', desc, 1, *RESOURCES)]
         if job not in self.holder:
             assert out == ["stale"], out
             return
@@ -224,6 +224,8 @@ class LedgerMachine(RuleBasedStateMachine):
                                     and self.state[j] not in FINAL)
         assert s(self.r.hget(k["meta"], "status")) == self.status
         assert all(n == 1 for n in self.finished_once.values())  # a job ends once
+        # one record per finished job, summed by the ledger
+        assert int(self.r.hget(k["meta"], "records") or 0) == sum(self.finished_once.values())
         if self.status != "running":
             assert self.r.ttl(k["meta"]) > 0  # an ended run expires
 

@@ -191,6 +191,27 @@ async def _hand_back(context: WorkerContext, message: JobMessage, token: str) ->
                      message.job, message.run, exc_info=True)
 
 
+#: PostgreSQL error classes that may pass: connection exception, transaction
+#: rollback (serialization failure, deadlock), insufficient resources (too many
+#: connections), operator intervention (shutting down, cannot connect now).
+_TRANSIENT_SQLSTATES = ("08", "40", "53", "57")
+#: SinkErrors without an SQLSTATE that are about the data or our own use, not
+#: the connection (which gives the driver's error class as the reason).
+_NOT_CONNECTION = (None, "bad record", "closed")
+
+
+def _transient(error: BaseException | None) -> bool:
+    """Whether a job's failure is shared storage failing for a while (Redis or the
+    database out of reach, restarting, out of connections), not the job's data."""
+    if isinstance(error, StorageError):
+        return True
+    if isinstance(error, SinkError):
+        if error.sqlstate:
+            return str(error.sqlstate)[:2] in _TRANSIENT_SQLSTATES
+        return error.reason not in _NOT_CONNECTION
+    return False
+
+
 async def _try_again(context: WorkerContext, message: JobMessage, token: str, attempt: int,
                      result: ResourceResult) -> JobOutcome:
     """The job failed on shared storage (Redis or the database unreachable for a
@@ -276,19 +297,29 @@ async def _execute(msg: JobMessage, context: WorkerContext) -> JobOutcome:
     if beat.reason == "lost":
         _log.warning("job %s of run %s lost its lease and was stopped", msg.job, msg.run)
         return JobOutcome("lost", result)
-    if (beat.reason is None and isinstance(result.error, (StorageError, SinkError))
+    if (beat.reason is None and _transient(result.error)
             and claim.attempt < info.max_attempts):
         return await _try_again(context, msg, token, claim.attempt, result)
     state = "cancelled" if beat.reason == "stopped" else result.state
-    outcome = outcome_of(result, started_at=started, attempt=claim.attempt,
-                         worker=context.label)
+    outcome = await _record(context, info, msg, token, state, claim.attempt, started, result)
+    if result.error is not None and not isinstance(result.error, AssemblyError):
+        _log.error("job %s of run %s failed", msg.job, msg.run, exc_info=result.error)
+    return outcome
+
+
+async def _record(context: WorkerContext, info: RunInfo, msg: JobMessage, token: str,
+                  state: str, attempt: int, started: float,
+                  result: ResourceResult) -> JobOutcome:
+    """Tell the ledger how the job ended (trying again briefly while Redis is
+    away); the worker ending a school's last job logs the school's run."""
+    outcome = outcome_of(result, started_at=started, attempt=attempt, worker=context.label)
     revoked = (error_record(result.error)
                if result.error is not None and ends_school(result.error) else None)
-    finish = None
     for pause in (0.5, 2.0, 0.0):
         try:
-            finish = await ledger.finish(msg.run, msg.job, token, state, outcome,
-                                         ends_school=revoked, resources=info.resources)
+            finish = await context.ledger.finish(msg.run, msg.job, token, state, outcome,
+                                                 ends_school=revoked,
+                                                 resources=info.resources)
             break
         except StorageError:
             if not pause:
@@ -296,11 +327,8 @@ async def _execute(msg: JobMessage, context: WorkerContext) -> JobOutcome:
                              "again", msg.job, msg.run, exc_info=True)
                 return JobOutcome("unrecorded", result)
             await asyncio.sleep(pause)
-    assert finish is not None
     if finish.outcome != "ok":
         return JobOutcome("lost", result)
     if finish.school_done:
         await context.record_school(info, msg.school_id)
-    if result.error is not None and not isinstance(result.error, AssemblyError):
-        _log.error("job %s of run %s failed", msg.job, msg.run, exc_info=result.error)
     return JobOutcome(state, result)

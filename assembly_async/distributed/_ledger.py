@@ -204,7 +204,8 @@ class RunLedger:
         revoke = orjson.dumps(dict(ends_school)).decode() if ends_school else ""
         reply = await self._scripts["FINISH"](
             keys=self.keys(run_id),
-            args=[job, sid, token, state, orjson.dumps(dict(outcome)), revoke, *resources])
+            args=[job, sid, token, state, orjson.dumps(dict(outcome)), revoke,
+                  int(outcome.get("records") or 0), *resources])
         out = [_s(x) for x in reply]
         if out[0] != "ok":
             return Finish(out[0])
@@ -280,9 +281,9 @@ class RunLedger:
         counts_raw = await client.hgetall(self._key(run_id, "counts"))
         counts = {s: 0 for s in STATES}
         counts.update({_s(k): int(v) for k, v in counts_raw.items()})
-        records = sum(int(v) for v in await client.hvals(self._key(run_id, "progress")))
-        for raw in await client.hvals(self._key(run_id, "result")):
-            records += int(orjson.loads(raw).get("records", 0))
+        # Ended jobs' records are summed by FINISH; running ones report theirs.
+        records = int(await client.hget(self._key(run_id, "meta"), "records") or 0)
+        records += sum(int(v) for v in await client.hvals(self._key(run_id, "progress")))
         declined = {_s(k): _s(v) for k, v in
                     (await client.hgetall(self._key(run_id, "declined"))).items()}
         return RunProgress(info, counts, records, declined)

@@ -142,8 +142,8 @@ return {'ok', tostring(lease)}
 """
 
 # ARGV: job, school id, lease token, final state, outcome JSON, the school's
-# error JSON when its authorisation is gone ('' otherwise), then every
-# resource of the run (the school's other jobs).
+# error JSON when its authorisation is gone ('' otherwise), records written,
+# then every resource of the run (the school's other jobs).
 FINISH = _HEAD + """
 local job, sid = ARGV[1], ARGV[2]
 if redis.call('HGET', owner, job) ~= ARGV[3] or redis.call('HGET', state, job) ~= 'running' then
@@ -152,10 +152,11 @@ end
 local t = now_ms()
 finalize(job, sid, 'running', ARGV[4], ARGV[5])
 redis.call('HDEL', progress, job)
+redis.call('HINCRBY', meta, 'records', tonumber(ARGV[7]) or 0)
 local desc = ARGV[6]
 if desc ~= '' then
   if redis.call('HSETNX', revoked, sid, desc) == 0 then desc = redis.call('HGET', revoked, sid) end
-  for i = 7, #ARGV do
+  for i = 8, #ARGV do
     local other = sid .. '/' .. ARGV[i]
     if redis.call('HGET', state, other) == 'queued' then
       finalize(other, sid, 'queued', 'skipped', skipped(desc))
