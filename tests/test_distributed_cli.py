@@ -86,6 +86,8 @@ async def test_ctrl_c_leaves_the_run_to_the_workers_and_attach_follows_it(
     first = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()
     assert "queued on" in first, first
     run_id = first.split()[1].rstrip(":")
+    second = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()
+    assert "no worker has been heard of" in second, second
     proc.send_signal(signal.SIGINT)  # no worker yet: nothing ran
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 130, err

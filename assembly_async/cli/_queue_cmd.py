@@ -310,6 +310,9 @@ async def run_queue_sync(args: argparse.Namespace, ui: UI) -> int:
                                       options=dist.RunOptions(lease=args.lease))
             ui.say(f"run {info.id}: {info.total} jobs ({len(ids)} schools x "
                    f"{', '.join(resources)}) queued on {shown(args.queue)}")
+            if not await queue.workers():
+                ui.say("no worker has been heard of in the last minute: the jobs wait for "
+                       "`assembly-async worker` (same Redis and --prefix)")
             if args.detach:
                 if ui.json:
                     ui.emit({"command": "sync", "run": info.id, "jobs": info.total})
