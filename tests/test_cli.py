@@ -142,6 +142,7 @@ def test_sync_and_status_against_fake(capsys: pytest.CaptureFixture[str], tmp_pa
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
+    from assembly_async import SQLiteSyncState
     from assembly_async.auth import SQLiteTokenStore
     from assembly_async.cli._demo import load_fake_tokens
     from assembly_async.sinks import JSONLinesSink, SQLiteSink
@@ -169,7 +170,15 @@ def test_sync_and_status_against_fake(capsys: pytest.CaptureFixture[str], tmp_pa
                 return await sink.count("students")
 
         assert asyncio.run(count()) == sum(len(fake.record_ids(s)) for s in fake.school_ids)
-        # second run: incremental, state kept next to the sink -> 304s
+
+        async def watermarks() -> list[str]:
+            async with SQLiteSyncState(db) as state:
+                return await state.keys()
+
+        # The watermarks live in the sink's own file (records and watermark of a job
+        # commit in one transaction there), no second file beside it.
+        assert len(asyncio.run(watermarks())) == 6 and not (tmp_path / "out.db.state").exists()
+        # second run: incremental, state kept in the sink's file -> 304s
         before = fake.stats.not_modified
         assert main(base) == 0
         out = capsys.readouterr().out

@@ -83,9 +83,10 @@ async def open_store(path: str, *, create: bool) -> AsyncIterator[TokenStore]:
 
 
 def state_path(sink_path: Path) -> Path:
-    """The default sync state file: next to an SQLite sink, inside a JSON Lines one."""
+    """The default sync state file: an SQLite sink's own file (each job's records
+    and watermark then commit in one transaction), a file inside a JSON Lines one."""
     if sink_path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
-        return sink_path.with_name(sink_path.name + ".state")
+        return sink_path
     return sink_path / "_sync_state.db"
 
 
@@ -93,8 +94,8 @@ def state_path(sink_path: Path) -> Path:
 async def open_state(text: str | None, sink_path: Path | None, *, sink: Any = None
                      ) -> AsyncIterator[Any]:
     """The sync state: a Redis URL, an SQLite file; by default the sink's own
-    database for PostgreSQL (each job's records and watermark then commit
-    together) and a file next to the sink otherwise."""
+    database (PostgreSQL, or an SQLite sink's file: each job's records and
+    watermark then commit together), or a file inside a JSON Lines sink."""
     from ..sinks import PostgresSink
 
     if text is None and isinstance(sink, PostgresSink):

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="comma-separated school ids (default: every school in the store)")
     env_option(sync, "--state", metavar="PATH|URL",
                help="sync state holding the watermarks: an SQLite file or a redis:// URL "
-               "(default: the PostgreSQL database, or a file next to the sink)")
+               "(default: the sink's own database, or a file inside a JSON Lines sink)")
     sync.add_argument("--concurrency", type=int, default=16, metavar="N",
                       help="schools synced at once (default: 16)")
     add_api_options(sync)
