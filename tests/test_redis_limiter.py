@@ -181,6 +181,19 @@ async def test_waiters_of_one_process_are_served_in_order(redis_client: Redis,
                                                           redis_prefix: str) -> None:
     lim = limiter(redis_client, redis_prefix, limit=1, window=0.05)
     order: list[int] = []
+    # The first caller's answer is slow (a busy machine, a new connection):
+    # later callers must not overtake it by asking Redis meanwhile.
+    ask = lim._ask
+    calls = 0
+
+    async def slow_first_ask(*args: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(0.05)
+        return await ask(*args)
+
+    lim._ask = slow_first_ask  # type: ignore[method-assign]
 
     async def one(n: int) -> None:
         await lim.acquire(8)

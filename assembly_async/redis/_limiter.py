@@ -192,24 +192,31 @@ class RedisRateLimiter:
         started = time.monotonic()
         deadline = math.inf if max_wait is None else started + max_wait
         local = self._local(key)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[str] = loop.create_future()
         if local.driver is None and not local.waiters and not local.asking:
             # Fast path: nobody of this process is waiting, ask Redis directly.
+            # Callers arriving meanwhile queue behind this one; their turns
+            # start once this ask is answered, so this caller is never
+            # overtaken by a later one (first come, first served).
             local.asking = True
             try:
                 slot = f"{self._me}:{next(self._ids)}"
                 granted = await self._ask(key, local, [slot])
             finally:
                 local.asking = False
+                if local.waiters:
+                    self._start_driver(key, local)
             if granted:
                 local.slots.append(slot)
                 return max(0.0, time.monotonic() - started)
             if time.monotonic() + local.wait > deadline:
                 raise BudgetUnavailable(local.wait)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[str] = loop.create_future()
-        local.waiters.append((fut, deadline))
-        if local.driver is None:
-            local.driver = loop.create_task(self._drive(key, local))
+            local.waiters.appendleft((fut, deadline))  # first in line: it came first
+        else:
+            local.waiters.append((fut, deadline))
+        if not local.asking:
+            self._start_driver(key, local)
         try:
             slot = await fut
         except asyncio.CancelledError:
@@ -219,6 +226,11 @@ class RedisRateLimiter:
             raise
         local.slots.append(slot)
         return max(0.0, time.monotonic() - started)
+
+    def _start_driver(self, key: BudgetKey, local: _Local) -> None:
+        """Start the task that serves ``key``'s waiters, unless it runs already."""
+        if local.driver is None:
+            local.driver = asyncio.get_running_loop().create_task(self._drive(key, local))
 
     async def _drive(self, key: BudgetKey, local: _Local) -> None:
         """Ask Redis for slots for every waiter of ``key`` until none is left."""
