@@ -193,6 +193,63 @@ def test_call_options_validate_wait_for_budget_and_deadline() -> None:
             aa.RetryPolicy(deadline=bad)
 
 
+class SilentLimiter:
+    """A shared limiter whose server stopped answering: ``acquire`` never returns."""
+
+    def __init__(self) -> None:
+        self.cancelled = 0
+        self.released = 0
+
+    async def acquire(self, key: Any, *, max_wait: float | None = None) -> float:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return 0.0
+
+    def release(self, key: Any) -> None:
+        self.released += 1
+
+    def pause(self, key: Any, seconds: float) -> None:
+        pass
+
+    def remaining(self, key: Any) -> int | None:
+        return None
+
+
+async def test_a_limiter_that_never_answers_cannot_hold_the_call(
+        server: HostileServer) -> None:
+    server.serve(api=[Reply.json(SCHOOL)])
+    limiter = SilentLimiter()
+    async with aa.AssemblyClient(api_url=server.url, rate_limiter=limiter,
+                                 deadline=0.3) as client:
+        started = time.monotonic()
+        with pytest.raises(aa.RequestTimeout) as info:  # not the outer bound's TimeoutError
+            await asyncio.wait_for(client.school(1, access_token=TOKEN).details.get(), 5)
+        took = time.monotonic() - started
+    assert 0.25 < took < 2.0
+    assert info.value.request_sent is False and "rate limiter" in str(info.value)
+    assert limiter.cancelled == 1 and limiter.released == 0  # no slot was taken
+    assert api_hits(server) == 0
+
+
+async def test_waiting_for_budget_leaves_the_limiter_unbounded_by_the_deadline(
+        server: HostileServer) -> None:
+    """``wait_for_budget`` means budget waits are not the deadline's business:
+    the limiter's own bounds (a Redis client's socket timeout) apply."""
+    limiter = SilentLimiter()
+    async with aa.AssemblyClient(api_url=server.url, rate_limiter=limiter, deadline=0.1,
+                                 wait_for_budget=True) as client:
+        call = asyncio.ensure_future(client.school(1, access_token=TOKEN).details.get())
+        done, _ = await asyncio.wait({call}, timeout=0.4)
+        assert not done
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    assert limiter.cancelled == 1
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0

@@ -5,6 +5,9 @@ processes' slots, and the scheduled releases."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 from redis_server import RedisServer
 
+import assembly_async as aa
 from assembly_async import RateLimiter, StorageError
 from assembly_async._core.errors import ConfigurationError
 from assembly_async.redis import RedisRateLimiter
@@ -263,3 +267,34 @@ async def test_a_call_past_its_deadline_fails_fast_on_a_spent_redis_budget(
             await school.details.get()  # the budget frees up in ~60 s, past the deadline
         assert info.value.retry_after is not None and info.value.retry_after > 5
         assert len(fake_assembly.stats.log) == sent  # nothing was sent
+
+
+async def test_a_stalled_redis_cannot_hold_a_call_past_its_deadline(
+        redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory,
+        fake_assembly: Any) -> None:
+    """A Redis that stops answering (SIGSTOP: no reset, no error) fails the call
+    with RequestTimeout when its deadline ends, not after redis-py's 5 s socket
+    timeout; once Redis answers again, so does the limiter."""
+    binary = shutil.which("redis-server")
+    assert binary is not None  # the redis_server fixture checked
+    own = RedisServer(tmp_path_factory.mktemp("stall"), binary).start()
+    try:
+        lim = RedisRateLimiter(own.url)
+        token = fake_assembly.school_token(1).access_token
+        async with lim, aa.AssemblyClient(api_url=fake_assembly.url, rate_limiter=lim,
+                                          deadline=1.0) as client:
+            school = client.school(1, access_token=token)
+            await school.details.get()
+            os.kill(own.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                with pytest.raises(aa.RequestTimeout) as info:
+                    await school.details.get()
+                took = time.monotonic() - started
+            finally:
+                os.kill(own.pid, signal.SIGCONT)
+            assert 0.9 < took < 3.0, took
+            assert info.value.request_sent is False
+            assert (await school.details.get()).urn
+    finally:
+        own.stop()

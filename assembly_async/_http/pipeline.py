@@ -54,7 +54,13 @@ from . import retry as _retry
 from .checks import check_body_complete, check_content_type, error_code
 from .deadline import MISSED, CallState, Lingering, decode_safely
 from .events import Event, EventKind, Hooks, Stats
-from .ratelimit import BudgetKey, BudgetUnavailable, RateLimiter, budget_key
+from .ratelimit import (
+    BudgetKey,
+    BudgetUnavailable,
+    RateLimiter,
+    SlidingWindowLimiter,
+    budget_key,
+)
 from .retry import RetryPolicy
 from .tokens import TokenProvider, ready_token
 from .transport import Response, Transport
@@ -367,12 +373,30 @@ class Pipeline:
     async def _acquire(self, state: CallState, request: Request, limiter: RateLimiter,
                        key: BudgetKey) -> float:
         """Wait for budget, at most what is left of the deadline unless the call
-        waits for budget; a budget that frees up later fails the call now."""
+        waits for budget; a budget that frees up later fails the call now.
+
+        The limiter itself is held to the deadline too: a shared limiter whose
+        server stalls (a Redis that stopped answering) fails the call with
+        :class:`RequestTimeout` when the deadline ends, not when its client's
+        socket timeout does."""
         max_wait = None if state.wait_for_budget else state.left()
         try:
-            return await limiter.acquire(key, max_wait=max_wait)
+            if max_wait is None or isinstance(limiter, SlidingWindowLimiter):
+                # The in-process limiter does no I/O: max_wait already bounds it.
+                return await limiter.acquire(key, max_wait=max_wait)
+            # wait_for returns the slot if it was granted as the time ran out.
+            return await asyncio.wait_for(limiter.acquire(key, max_wait=max_wait),
+                                          max(max_wait, 0.0))
         except BudgetUnavailable as exc:
             retry_after = exc.retry_after
+        except asyncio.TimeoutError:
+            url = self._url(state, request)
+            log.info("%s %s not sent: no answer from the rate limiter within the deadline "
+                     "school=%s", state.method, url, state.school_id)
+            error = state.final = RequestTimeout(
+                "no rate budget within the call's deadline (the rate limiter did not answer "
+                "in time)", method=state.method, url=url, request_sent=False)
+            raise error from None
         url = self._url(state, request)
         name = BudgetExhausted.__name__
         counters = self.stats.counters(key)
