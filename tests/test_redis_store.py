@@ -226,3 +226,26 @@ async def test_a_storage_error_names_the_server_never_the_password(tmp_path: Pat
         await store.close()
     assert info.value.path == "redis://127.0.0.1:1/3"
     assert "hunter2" not in str(info.value) and "hunter2" not in repr(vars(info.value))
+
+
+async def test_the_fake_command_writes_its_tokens_into_redis(redis_server: RedisServer,
+                                                             redis_client: Redis) -> None:
+    """``python -m assembly_async.testing --token-store redis://...``: every
+    school's token lands in the Redis store the CLI and the workers read."""
+    from assembly_async.testing.__main__ import write_store
+
+    async with FakeAssembly(schools=2, students_per_school=3, staff_per_school=1) as fake:
+        try:
+            text = await write_store(fake, redis_server.url)
+            assert "schools 1, 2" in text
+            assert f"export ASSEMBLY_TOKEN_STORE={redis_server.url}" in text
+            async with RedisTokenStore(redis_server.url) as store:
+                for school_id in (1, 2):
+                    token = await store.get(school_key(school_id))
+                    assert token is not None
+                    assert token.access_token == fake.school_token(school_id).access_token
+                    assert token.refresh_token == fake.school_token(school_id).refresh_token
+        finally:
+            keys = [k async for k in redis_client.scan_iter(match="assembly:{school:*")]
+            if keys:
+                await redis_client.delete(*keys)

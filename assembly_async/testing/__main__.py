@@ -1,7 +1,8 @@
 """``python -m assembly_async.testing --schools K --port N [--seed S] [--time-scale X]``.
 
 With ``--token-store PATH`` every school's token also goes into an SQLite token
-store, and the banner prints the ``export`` line that points the
+store (or, given a ``redis://``, ``rediss://`` or ``unix://`` URL, a Redis token
+store: the ``redis`` extra), and the banner prints the ``export`` line that points the
 ``assembly-async`` command at the fake: two terminals, and the whole CLI runs
 without an Assembly account.
 """
@@ -35,8 +36,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="school access tokens' lifetime in seconds (86400)")
     p.add_argument("--rotate-refresh-tokens", action="store_true",
                    help="issue a new refresh token with every refresh")
-    p.add_argument("--token-store", metavar="PATH",
-                   help="also write every school's token into this SQLite token store")
+    p.add_argument("--token-store", metavar="PATH|URL",
+                   help="also write every school's token into this token store: an SQLite "
+                        "file, or a redis://, rediss:// or unix:// URL (the redis extra)")
     p.add_argument("--oddities", action="store_true",
                    help="serve real-world oddities on some records (2015-02-31, numbers as text)")
     return p.parse_args(argv)
@@ -63,15 +65,34 @@ def banner(fake: FakeAssembly) -> str:
     return "\n".join(lines)
 
 
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 async def write_store(fake: FakeAssembly, path: str) -> str:
-    """Every school's token into the SQLite token store at ``path``."""
-    from ..auth import SQLiteTokenStore
+    """Every school's token into the token store at ``path``: an SQLite file,
+    or Redis when ``path`` is a Redis URL (shown without its password)."""
     from ._sdk_tokens import store_school_tokens
 
-    async with SQLiteTokenStore(path) as store:
-        ids = await store_school_tokens(fake, store)
-    return (f"Stored the tokens of schools {', '.join(map(str, ids))} in {path}\n"
-            f"  export ASSEMBLY_TOKEN_STORE={path}")
+    if path.startswith(_REDIS_SCHEMES):
+        try:
+            from ..redis import RedisTokenStore
+        except ImportError:
+            raise SystemExit('a Redis token store needs the redis extra: '
+                             'pip install "assembly-async[redis]"') from None
+        from yarl import URL
+
+        async with RedisTokenStore(path) as redis_store:
+            ids = await store_school_tokens(fake, redis_store)
+        url = URL(path)
+        shown = str(url.with_password("***")) if url.password else path
+    else:
+        from ..auth import SQLiteTokenStore
+
+        async with SQLiteTokenStore(path) as sqlite_store:
+            ids = await store_school_tokens(fake, sqlite_store)
+        shown = path
+    return (f"Stored the tokens of schools {', '.join(map(str, ids))} in {shown}\n"
+            f"  export ASSEMBLY_TOKEN_STORE={shown}")
 
 
 async def serve(args: argparse.Namespace) -> None:
