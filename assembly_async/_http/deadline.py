@@ -21,6 +21,7 @@ from typing import Any, Final, TypeVar
 
 from .._core.errors import AssemblyError, DecodeError
 from .ratelimit import BudgetKey
+from .tasks import wait_done
 from .transport import Response
 
 __all__ = ["MISSED", "CallState", "Lingering", "decode_safely"]
@@ -91,16 +92,12 @@ class Lingering:
             return await get()
         task = asyncio.ensure_future(get())
         try:
-            return await asyncio.wait_for(asyncio.shield(task), max(seconds, 0.0))
-        except asyncio.TimeoutError:
-            if not task.done():
-                return MISSED
+            done = await wait_done(task, max(seconds, 0.0))
         finally:
             if not task.done():  # timed out, or the caller was cancelled
                 self._tasks.add(task)
                 task.add_done_callback(self._done)
-        # get() finished as the time ran out, or itself raised TimeoutError.
-        return task.result()
+        return task.result() if done else MISSED
 
     def _done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)

@@ -62,6 +62,7 @@ from .ratelimit import (
     budget_key,
 )
 from .retry import RetryPolicy
+from .tasks import abandon, wait_done
 from .tokens import TokenProvider, ready_token
 from .transport import Response, Transport
 
@@ -384,12 +385,18 @@ class Pipeline:
             if max_wait is None or isinstance(limiter, SlidingWindowLimiter):
                 # The in-process limiter does no I/O: max_wait already bounds it.
                 return await limiter.acquire(key, max_wait=max_wait)
-            # wait_for returns the slot if it was granted as the time ran out.
-            return await asyncio.wait_for(limiter.acquire(key, max_wait=max_wait),
-                                          max(max_wait, 0.0))
+            task = asyncio.ensure_future(limiter.acquire(key, max_wait=max_wait))
+            try:
+                done = await wait_done(task, max(max_wait, 0.0))
+            except asyncio.CancelledError:
+                abandon(task, lambda _waited: limiter.release(key))  # a slot goes back
+                raise
+            if done:
+                return task.result()
+            abandon(task, lambda _waited: limiter.release(key))
         except BudgetUnavailable as exc:
             retry_after = exc.retry_after
-        except asyncio.TimeoutError:
+        else:
             url = self._url(state, request)
             log.info("%s %s not sent: no answer from the rate limiter within the deadline "
                      "school=%s", state.method, url, state.school_id)

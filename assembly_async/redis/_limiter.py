@@ -48,6 +48,7 @@ from redis.exceptions import RedisError
 
 from .._core.errors import ConfigurationError
 from .._http.ratelimit import BudgetKey, BudgetUnavailable
+from .._http.tasks import run_isolated
 from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, redis_errors, storage_error
 from ._limiter_lua import ACQUIRE, PAUSE, RELEASE
 
@@ -182,13 +183,22 @@ class RedisRateLimiter:
 
     # -- RateLimiter ------------------------------------------------------------------
 
-    @redis_errors
     async def acquire(self, key: BudgetKey, *, max_wait: float | None = None) -> float:
         """Wait until ``key`` may start a request; the seconds waited.
 
         With ``max_wait``, give up (:class:`BudgetUnavailable`, no slot taken)
-        as soon as Redis says no slot frees up within that many seconds.
+        as soon as Redis says no slot frees up within that many seconds. A
+        caller cancelled meanwhile takes no slot (one granted as it was
+        cancelled goes back).
         """
+        try:
+            return await run_isolated(self._take(key, max_wait),
+                                      abandoned=lambda _waited: self._give_back(key))
+        except RedisError as exc:
+            raise storage_error(exc, self._conn.address) from exc
+
+    async def _take(self, key: BudgetKey, max_wait: float | None) -> float:
+        """:meth:`acquire` in its own task (redis-py may swallow a cancellation)."""
         started = time.monotonic()
         deadline = math.inf if max_wait is None else started + max_wait
         local = self._local(key)
@@ -200,9 +210,12 @@ class RedisRateLimiter:
             # start once this ask is answered, so this caller is never
             # overtaken by a later one (first come, first served).
             local.asking = True
+            slot = f"{self._me}:{next(self._ids)}"
             try:
-                slot = f"{self._me}:{next(self._ids)}"
                 granted = await self._ask(key, local, [slot])
+            except asyncio.CancelledError:
+                self._forget(key, [slot])  # Redis may have granted it before the cancel
+                raise
             finally:
                 local.asking = False
                 if local.waiters:
@@ -273,12 +286,22 @@ class RedisRateLimiter:
     async def _ask(self, key: BudgetKey, local: _Local, slots: list[str]) -> int:
         """One Redis call: slots for ``slots`` (as many as are free), carrying this
         process's finished slots of ``key``; how many were granted."""
+        releases = self._take_releases(local)
         args: list[int | str] = [
             self.limit, round(self.window * _US), round(self.inflight_ttl * _US),
-            len(slots), *slots, *self._take_releases(local)]
+            len(slots), *slots, *releases]
         self.round_trips += 1
-        granted, wait_us, remaining, paused = await self._acquire(
-            keys=self._redis_keys(key), args=args)
+        try:
+            granted, wait_us, remaining, paused = await self._acquire(
+                keys=self._redis_keys(key), args=args)
+        except BaseException:
+            # The releases that rode along may not have arrived: send them again
+            # (releasing twice is harmless), or their slots stay "in flight"
+            # until inflight_ttl.
+            if releases:
+                local.releases[:0] = releases
+                self._flush_soon(key, local)
+            raise
         local.remaining = int(remaining)
         local.wait = int(wait_us) / _US
         if int(paused):
@@ -314,6 +337,10 @@ class RedisRateLimiter:
         if local is None or not local.slots:
             return
         local.releases.append(local.slots.popleft())
+        self._flush_soon(key, local)
+
+    def _flush_soon(self, key: BudgetKey, local: _Local) -> None:
+        """Send ``local``'s releases within 2 ms unless a call takes them first."""
         if local.flush is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -321,6 +348,21 @@ class RedisRateLimiter:
                 local.releases.clear()
                 return
             local.flush = loop.call_later(_RELEASE_DELAY, self._flush, key, local)
+
+    def _give_back(self, key: BudgetKey) -> None:
+        """A slot was granted to a caller cancelled meanwhile: no request went
+        out, so the slot is removed, not released (it does not count)."""
+        local = self._keys.get(key)
+        if local is not None and local.slots:
+            self._forget(key, [local.slots.pop()])
+
+    def _forget(self, key: BudgetKey, slots: list[str]) -> None:
+        """Remove ``slots`` from the requests in flight (a no-op for slots
+        Redis never granted)."""
+        self._schedule(self._remove_running(self._redis_keys(key)[1], slots), "give-back")
+
+    async def _remove_running(self, run: str, slots: list[str]) -> None:
+        await self._conn.client.zrem(run, *slots)
 
     def _flush(self, key: BudgetKey, local: _Local) -> None:
         releases = self._take_releases(local)
