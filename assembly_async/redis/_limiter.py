@@ -40,7 +40,7 @@ import math
 import secrets
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -359,7 +359,8 @@ class RedisRateLimiter:
     def _forget(self, key: BudgetKey, slots: list[str]) -> None:
         """Remove ``slots`` from the requests in flight (a no-op for slots
         Redis never granted)."""
-        self._schedule(self._remove_running(self._redis_keys(key)[1], slots), "give-back")
+        run = self._redis_keys(key)[1]
+        self._schedule(lambda: self._remove_running(run, slots), "give-back")
 
     async def _remove_running(self, run: str, slots: list[str]) -> None:
         await self._conn.client.zrem(run, *slots)
@@ -367,7 +368,8 @@ class RedisRateLimiter:
     def _flush(self, key: BudgetKey, local: _Local) -> None:
         releases = self._take_releases(local)
         if releases:
-            self._schedule(self._release(keys=self._redis_keys(key)[:2], args=releases),
+            keys = self._redis_keys(key)[:2]
+            self._schedule(lambda: self._release(keys=keys, args=releases),
                            "release")
 
     def pause(self, key: BudgetKey, seconds: float) -> None:
@@ -376,23 +378,25 @@ class RedisRateLimiter:
             return
         local = self._local(key)
         local.paused_until = max(local.paused_until, time.monotonic() + seconds)
-        self._schedule(self._pause(keys=self._redis_keys(key)[2:],
-                                   args=[math.ceil(seconds * _US)]), "pause")
+        pause_key, micros = self._redis_keys(key)[2:], math.ceil(seconds * _US)
+        self._schedule(lambda: self._pause(keys=pause_key, args=[micros]), "pause")
 
-    def _schedule(self, call: Coroutine[Any, Any, Any], what: str) -> None:
+    def _schedule(self, call: Callable[[], Awaitable[Any]], what: str) -> None:
+        """Send ``call()`` from a task of its own. The coroutine is made in that
+        task, so one cancelled before it ran (the loop shutting down with the
+        limiter left open) leaves no "never awaited" warning behind."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop: the slot expires by inflight_ttl
-            call.close()
             return
         self.round_trips += 1
         task = loop.create_task(self._run(call, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, call: Coroutine[Any, Any, Any], what: str) -> None:
+    async def _run(self, call: Callable[[], Awaitable[Any]], what: str) -> None:
         try:
-            await call
+            await call()
         except Exception:
             log.warning("Redis rate limiter: the %s did not reach Redis", what, exc_info=True)
 
