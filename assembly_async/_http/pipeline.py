@@ -397,13 +397,8 @@ class Pipeline:
         except BudgetUnavailable as exc:
             retry_after = exc.retry_after
         else:
-            url = self._url(state, request)
-            log.info("%s %s not sent: no answer from the rate limiter within the deadline "
-                     "school=%s", state.method, url, state.school_id)
-            error = state.final = RequestTimeout(
-                "no rate budget within the call's deadline (the rate limiter did not answer "
-                "in time)", method=state.method, url=url, request_sent=False)
-            raise error from None
+            raise self._out_of_time(state, request, "no rate budget",
+                                    "the rate limiter did not answer in time")
         url = self._url(state, request)
         name = BudgetExhausted.__name__
         counters = self.stats.counters(key)
@@ -426,10 +421,18 @@ class Pipeline:
             raise
         if result is not MISSED:
             return result
+        raise self._out_of_time(state, request, "no access token",
+                                "the token endpoint did not answer in time; the token fetch "
+                                "goes on in the background")
+
+    def _out_of_time(self, state: CallState, request: Request, what: str,
+                     why: str) -> RequestTimeout:
+        """The deadline ended before the request could be sent: the call's final
+        error (never retried), logged at INFO."""
         url = self._url(state, request)
-        log.info("%s %s: no token within the deadline school=%s (the token fetch goes on "
-                 "in the background)", state.method, url, state.school_id)
-        error = state.final = RequestTimeout(
-            "no access token within the call's deadline (the token endpoint did not answer "
-            "in time)", method=state.method, url=url, request_sent=False)
-        raise error
+        log.info("%s %s not sent: %s within the deadline school=%s (%s)", state.method, url,
+                 what, state.school_id, why)
+        error = RequestTimeout(f"{what} within the call's deadline ({why})",
+                               method=state.method, url=url, request_sent=False)
+        state.final = error
+        return error
