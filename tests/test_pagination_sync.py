@@ -215,6 +215,41 @@ async def test_full_then_unchanged_then_delta(big: MiniAssembly, version: str) -
         assert (await state.get(key)).last_modified == "Mon, 02 Sep 2024 08:03:00 GMT"  # type: ignore[union-attr]
 
 
+async def test_leavers_sent_with_ids_as_text_are_not_lost() -> None:
+    """A leaver's id as digits in a string is read as the models read ids (a
+    record ``"id": "15"`` is student 15): dropping it would keep the leaver in
+    the sink for ever. Values that are not ids are skipped."""
+    import orjson
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    watermark = "Mon, 02 Sep 2024 08:00:00 GMT"
+
+    async def students(request: web.Request) -> web.Response:
+        assert request.headers.get("If-Modified-Since") == watermark
+        return web.Response(status=304)
+
+    async def left(request: web.Request) -> web.Response:
+        body = [{"id": "15"}, {"id": 16}, {"id": " 17 "}, {"id": "x"}, {"id": True}, {}]
+        return web.Response(body=orjson.dumps(body), content_type="application/json",
+                            headers={"Total": "6"})
+
+    app = web.Application()
+    app.router.add_get("/students", students)
+    app.router.add_get("/students/left", left)
+    state = MemorySyncState()
+    async with TestServer(app, host="127.0.0.1") as server:
+        url = str(server.make_url("")).rstrip("/")
+        async with aa.AssemblyClient(api_url=url, rate_limit=None, retries=0) as client:
+            school = client.school(SCHOOL, access_token="t")
+            await state.set(sync_key(SCHOOL, "getStudents", {}),
+                            Validators(last_modified=watermark))
+            delta = school.students.changes(state=state)
+            async with delta:
+                assert [s async for s in delta] == []
+            assert delta.not_modified and delta.left_ids == [15, 16, 17]
+
+
 async def test_watermark_untouched_when_sync_fails_midway(
         big: MiniAssembly, no_backoff: None) -> None:
     state = MemorySyncState()

@@ -167,6 +167,43 @@ async def test_a_silent_cap_is_learned_from_the_first_page() -> None:
             assert paginator.last_walk is not None and paginator.last_walk.proven
 
 
+async def test_a_record_left_out_by_the_decoder_still_counts_as_served() -> None:
+    """The page size learned is what the server sent, not what decoded: a first
+    page of 4 (the server's cap) holding one record without a usable id teaches
+    4, not 3."""
+    import orjson
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    records: list[dict[str, Any]] = [{"id": i} for i in range(1, 9)]
+    records[1] = {"id": "not-an-id"}
+    asked: list[tuple[int, int]] = []
+
+    async def students(request: web.Request) -> web.Response:
+        per_page = min(int(request.query.get("per_page", "4")), 4)
+        number = int(request.query.get("page", "1"))
+        asked.append((number, int(request.query.get("per_page", "0"))))
+        chunk = records[(number - 1) * per_page:number * per_page]
+        return web.Response(body=orjson.dumps(chunk), content_type="application/json",
+                            headers={"Total": str(len(records))})
+
+    app = web.Application()
+    app.router.add_get("/students", students)
+    async with TestServer(app, host="127.0.0.1") as server:
+        url = str(server.make_url("")).rstrip("/")
+        async with aa.AssemblyClient(api_url=url, retries=0, rate_limit=None) as client:
+            school = client.school(1, access_token="t")
+            first = await school.students.list().all()
+            assert [s.id for s in first] == [1, 3, 4, 5, 6, 7, 8]
+            assert client._core.page_sizes.get((str(client.config.api_url), "getStudents")) == 4
+            asked.clear()
+            paginator = school.students.list()
+            assert [s.id for s in await paginator.all()] == [1, 3, 4, 5, 6, 7, 8]
+            assert asked == [(1, 4), (2, 4)]
+            page = await school.students.list().page(1)
+            assert page.received == 4 and len(page) == 3 and page.has_next
+
+
 async def test_a_failed_probe_releases_the_waiting_walks() -> None:
     async with HostileAssembly(Scenario(records=10, refuse_above=0)) as server:
         async with aa.AssemblyClient(api_url=server.url, retries=0, rate_limit=None) as client:

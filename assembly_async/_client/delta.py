@@ -32,6 +32,7 @@ from .._core.operations import OPERATIONS, SDK_CALLS
 from .._core.responses import Validators
 from .._core.walk import WalkSummary
 from ..models._problems import DecodeProblem
+from ..models._repair import record_id
 from .pagination import DEFAULT_CONCURRENCY, Page, PageWalker, Paginator, RawRecord
 from .runner import OperationRunner
 from .syncstate import SyncState, sync_key
@@ -272,9 +273,9 @@ class Delta(Generic[T]):
         ids: list[int] = []
         async with paginator.raw_pages() as pages:
             async for records in pages:
-                ids.extend(r["id"] for r in records
-                           if isinstance(r, dict) and isinstance(r.get("id"), int)
-                           and not isinstance(r.get("id"), bool))
+                # The models' rule for a usable id (an integer, or its digits as
+                # text): a leaver sent as "15" is left as 15, like a record is read.
+                ids.extend(i for i in map(record_id, records) if i is not None)
         self.left_ids = ids
 
     def __aiter__(self) -> _DeltaRecords[T]:

@@ -104,6 +104,12 @@ class Page(Generic[T]):
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def received(self) -> int:
+        """Records the server sent on this page: ``items`` and those left out
+        (paging evidence counts what was sent, not what decoded)."""
+        return len(self.items) + self.left_out
+
     def with_items(self, items: list[T]) -> Page[T]:
         """The same page holding only ``items`` (a walk drops records seen before)."""
         return attrs.evolve(self, items=items)
@@ -114,7 +120,7 @@ class Page(Generic[T]):
         conservative way: ``Next-Page`` or ``Total-Pages`` announcing one, the
         stated ``Total`` not reached, or (with none of those) a full page."""
         info = self.info
-        count = len(self.items)
+        count = self.received
         if self.not_modified or not count:
             return False
         if info.next_page is not None and info.next_page > info.page:
@@ -295,7 +301,7 @@ class Paginator(Generic[T]):
             except BadRequest:
                 self._per_page = FALLBACK_PER_PAGE
                 page = await self._get(fetch, number)
-            used = page_size_used(page.info, len(page.items), self._per_page)
+            used = page_size_used(page.info, page.received, self._per_page)
             sizes.learn(key, min(used or self._per_page, self._per_page))
             return page
         finally:
