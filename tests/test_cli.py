@@ -269,6 +269,13 @@ def test_unreachable_redis_is_one_line(capsys: pytest.CaptureFixture[str], tmp_p
     _one_line_error(capsys, code, "cannot reach the token store")
     assert main(["status", "--token-store", url]) == 2
     assert "hunter2" not in capsys.readouterr().err
+    # redis-py also takes the password in the query: never printed either.
+    for argv in (["sync", "--token-store", f"unix://{tmp_path}/nobody.sock?password=hunter2",
+                  "--sink", str(tmp_path / "out.db")],
+                 ["sync", "--queue", "redis://127.0.0.1:1/0?password=hunter2"]):
+        main(argv)
+        out, err = capsys.readouterr()
+        assert "hunter2" not in out + err and "password=***" in err, err
 
 
 def test_sync_and_status_into_postgres(capsys: pytest.CaptureFixture[str], tmp_path: Path,

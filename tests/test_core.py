@@ -11,7 +11,7 @@ from yarl import URL
 from assembly_async._core import errors as e
 from assembly_async._core.operations import OPERATIONS
 from assembly_async._core.paging import PageInfo, paging_from_envelope, paging_from_headers
-from assembly_async._core.redact import redact_url
+from assembly_async._core.redact import hide_secrets, redact_url
 from assembly_async._core.requests import accept_header, build_request, check_token_destination
 from assembly_async._core.responses import (
     Validators,
@@ -257,3 +257,14 @@ def test_token_destination_rules() -> None:
     check_token_destination(local / "students", local)
     with pytest.raises(e.ConfigurationError, match="plain HTTP"):
         check_token_destination(URL("http://api.example/students"), URL("http://api.example"))
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+    ("redis://h/0?password=pw&db=1", "redis://h/0?password=***&db=1"),
+    ("unix:///tmp/r.sock", "unix:///tmp/r.sock"),  # no secret: as written
+    ("tokens.db", "tokens.db"),
+    ("postgresql://u:pw@db/x", "postgresql://u:***@db/x"),
+])
+def test_hide_secrets_shows_a_typed_url_without_its_password(text: str, shown: str) -> None:
+    assert hide_secrets(text) == shown

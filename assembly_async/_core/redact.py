@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from yarl import URL
 
-__all__ = ["REDACTED", "SECRET_QUERY_KEYS", "redact_url"]
+__all__ = ["REDACTED", "SECRET_QUERY_KEYS", "hide_secrets", "redact_url"]
 
 #: What a secret is replaced with.
 REDACTED = "<redacted>"
@@ -20,17 +20,27 @@ SECRET_QUERY_KEYS = frozenset({
 })
 
 
-def redact_url(url: URL | str) -> str:
-    """The URL as text with secret query values (tokens, codes) and any
-    password in its user info replaced; an unparseable URL is not echoed."""
+def redact_url(url: URL | str, *, mask: str = REDACTED) -> str:
+    """The URL as text with secret query values (tokens, codes, a Redis
+    ``?password=``) and any password in its user info replaced by ``mask``;
+    an unparseable URL is not echoed."""
     try:
         parsed = URL(str(url))
     except (ValueError, TypeError):
         return "<unparseable URL>"
-    if parsed.password is not None:
-        parsed = parsed.with_password(REDACTED)
-    if not parsed.query or not any(k.lower() in SECRET_QUERY_KEYS for k in parsed.query):
+    secret_query = any(k.lower() in SECRET_QUERY_KEYS for k in parsed.query)
+    if parsed.password is None and not secret_query:
         return str(parsed)
-    pairs = [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v)
-             for k, v in parsed.query.items()]
-    return str(parsed.with_query(pairs))
+    if parsed.password is not None:
+        parsed = parsed.with_password(mask)
+    if secret_query:
+        parsed = parsed.with_query([(k, mask if k.lower() in SECRET_QUERY_KEYS else v)
+                                    for k, v in parsed.query.items()])
+    return str(parsed)
+
+
+def hide_secrets(text: str, mask: str = "***") -> str:
+    """``text`` as written when the URL in it holds no secret, else
+    :func:`redact_url` with ``mask`` (for a URL a user typed and reads back)."""
+    hidden = redact_url(text, mask=mask)
+    return text if hidden == redact_url(text, mask="") else hidden

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core.errors import AssemblyError, StorageError
+from .._core.redact import hide_secrets
 from ..auth import SQLiteTokenStore, TokenStore
 from ._common import CLIError
 
@@ -26,13 +27,9 @@ def is_redis_url(text: str) -> bool:
 
 
 def shown(text: str) -> str:
-    """``text`` fit to print: a URL's password replaced by ``***``."""
-    if not is_redis_url(text):
-        return text
-    from yarl import URL
-
-    url = URL(text)
-    return str(url.with_password("***")) if url.password else text
+    """``text`` fit to print: a Redis URL's password (in its user info or its
+    query, ``?password=``) replaced by ``***``."""
+    return hide_secrets(text) if is_redis_url(text) else text
 
 
 def _redis() -> Any:

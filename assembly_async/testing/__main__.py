@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
 
+from .._core.redact import hide_secrets
 from .server import FakeAssembly
 
 
@@ -79,20 +81,20 @@ async def write_store(fake: FakeAssembly, path: str) -> str:
         except ImportError:
             raise SystemExit('a Redis token store needs the redis extra: '
                              'pip install "assembly-async[redis]"') from None
-        from yarl import URL
-
         async with RedisTokenStore(path) as redis_store:
             ids = await store_school_tokens(fake, redis_store)
-        url = URL(path)
-        shown = str(url.with_password("***")) if url.password else path
     else:
         from ..auth import SQLiteTokenStore
 
         async with SQLiteTokenStore(path) as sqlite_store:
             ids = await store_school_tokens(fake, sqlite_store)
-        shown = path
-    return (f"Stored the tokens of schools {', '.join(map(str, ids))} in {shown}\n"
-            f"  export ASSEMBLY_TOKEN_STORE={shown}")
+    shown = hide_secrets(path)
+    if shown != path:
+        # Never print a password; the line to copy names the URL it came from.
+        export = "  export ASSEMBLY_TOKEN_STORE='<the --token-store URL, password included>'"
+    else:
+        export = f"  export ASSEMBLY_TOKEN_STORE={shlex.quote(path)}"
+    return f"Stored the tokens of schools {', '.join(map(str, ids))} in {shown}\n{export}"
 
 
 async def serve(args: argparse.Namespace) -> None:
