@@ -102,6 +102,41 @@ async def test_ctrl_c_leaves_the_run_to_the_workers_and_attach_follows_it(
     assert await c.sink_rows("students") == c.fake_rows("students")
 
 
+async def test_ctrl_c_before_the_run_is_queued_queues_nothing(small: Cluster) -> None:
+    """A sink that accepts connections and never answers holds the set-up: Ctrl-C
+    then interrupts at once (exit 130) and no run is submitted afterwards."""
+    c = small
+    silent: list[asyncio.StreamWriter] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)  # never answers
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *c.cli("--plain", "sync", "--queue", c.redis_url, "--prefix", c.prefix,
+                   "--schools", "1,2", "--sink", f"postgresql://u@127.0.0.1:{port}/db"),
+            env=c.env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        for _ in range(200):  # until the CLI is waiting on the silent sink
+            if silent:
+                break
+            await asyncio.sleep(0.05)
+        assert silent, "the CLI never reached the sink"
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 130, err
+        assert b"queued on" not in err and b"Traceback" not in err
+    finally:
+        server.close()
+        for writer in silent:
+            writer.close()
+    code, out, err = await run_cli(c, "--json", "status", "--queue", c.redis_url, "--prefix",
+                                   c.prefix)
+    assert code == 0, err
+    assert json.loads(out)["runs"] == []
+
+
 async def test_cancel_stops_a_run(small: Cluster) -> None:
     c = small
     code, out, err = await run_cli(c, "sync", "--queue", c.redis_url, "--prefix", c.prefix,

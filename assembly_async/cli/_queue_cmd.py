@@ -286,25 +286,28 @@ async def _workers_of(queue: Any, run_id: str) -> dict[str, int]:
 async def run_queue_sync(args: argparse.Namespace, ui: UI) -> int:
     if args.lease <= 0:
         raise CLIError("--lease must be positive")
-    with _interrupts() as stop:
-        async with _open_queue(args.queue, args.prefix) as queue:
-            if args.cancel:
-                before = await queue.cancel(args.cancel)
-                if before == "gone":
-                    raise CLIError(f"no run {args.cancel} in {shown(args.queue)}")
-                said = {"running": "cancelled", "done": "already done",
-                        "cancelled": "already cancelled"}[before]
-                ui.say(f"run {args.cancel}: {said}")
-                return 0
-            if args.attach:
-                if await queue.progress(args.attach) is None:
-                    raise CLIError(f"no run {args.attach} in {shown(args.queue)} "
-                                   "(or it expired)")
+    # Until the run is queued, Ctrl-C interrupts as anywhere else (exit 130,
+    # nothing submitted); from then on it leaves the run to the workers.
+    async with _open_queue(args.queue, args.prefix) as queue:
+        if args.cancel:
+            before = await queue.cancel(args.cancel)
+            if before == "gone":
+                raise CLIError(f"no run {args.cancel} in {shown(args.queue)}")
+            said = {"running": "cancelled", "done": "already done",
+                    "cancelled": "already cancelled"}[before]
+            ui.say(f"run {args.cancel}: {said}")
+            return 0
+        if args.attach:
+            if await queue.progress(args.attach) is None:
+                raise CLIError(f"no run {args.attach} in {shown(args.queue)} "
+                               "(or it expired)")
+            with _interrupts() as stop:
                 return await _follow(queue, args.attach, args, ui, stop)
-            resources = parse_resources(args.resources)
-            ids = await _school_ids(args)
-            identity = await _sink_identity(args.sink)
-            dist = _distributed()
+        resources = parse_resources(args.resources)
+        ids = await _school_ids(args)
+        identity = await _sink_identity(args.sink)
+        dist = _distributed()
+        with _interrupts() as stop:
             # Not interrupted half-way: a Ctrl-C meanwhile is answered once it is queued.
             info = await queue.submit(ids, resources=resources, sink=identity,
                                       options=dist.RunOptions(lease=args.lease))
