@@ -298,3 +298,77 @@ async def test_a_stalled_redis_cannot_hold_a_call_past_its_deadline(
             assert (await school.details.get()).urn
     finally:
         own.stop()
+
+
+async def test_a_caller_cancelled_during_a_refused_ask_ends_at_once(
+        redis_client: Redis, redis_prefix: str) -> None:
+    """Only the Redis round trip runs in a task of its own: a cancellation that
+    redis-py swallows there must not leave the caller queued for a slot (here
+    a minute away)."""
+    import random
+
+    lim = limiter(redis_client, redis_prefix, limit=1, window=60.0)
+    await lim.acquire(9)  # the budget is spent for a minute
+    rng = random.Random(5)
+    hung = 0
+    for _ in range(150):
+        task = asyncio.ensure_future(lim.acquire(9))
+        for _ in range(rng.randint(0, 6)):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2.0)
+        if not done:
+            hung += 1
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert hung == 0
+    await lim.close()
+
+
+async def test_slots_granted_to_waiters_that_left_do_not_count(
+        redis_client: Redis, redis_prefix: str) -> None:
+    """A slot Redis granted for a waiter that was cancelled meanwhile served no
+    request: it is taken back, not counted in the window."""
+    lim = limiter(redis_client, redis_prefix, limit=5)
+    real = lim._ask
+    gates = [asyncio.Event(), asyncio.Event()]
+    calls = 0
+
+    async def gated(*args: Any) -> int:
+        nonlocal calls
+        gate = gates[min(calls, 1)]
+        calls += 1
+        await gate.wait()
+        return await real(*args)
+
+    lim._ask = gated  # type: ignore[method-assign]
+    first = asyncio.ensure_future(lim.acquire(8))
+    await asyncio.sleep(0.02)  # asking Redis (held at the first gate)
+    left = [asyncio.ensure_future(lim.acquire(8)) for _ in range(2)]
+    await asyncio.sleep(0.02)  # queued behind it
+    gates[0].set()
+    await asyncio.wait_for(first, 5)  # the driver now asks for the two (second gate)
+    await asyncio.sleep(0.02)
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+    gates[1].set()  # Redis grants both slots: nobody is there to use them
+    await asyncio.sleep(0.1)
+    lim.release(8)
+    await asyncio.sleep(0.1)
+    assert await redis_client.zcard(f"{redis_prefix}{{school:8}}:rl:run") == 0
+    assert await redis_client.zcard(f"{redis_prefix}{{school:8}}:rl:done") == 1  # the one request
+    await lim.close()
+
+
+async def test_a_closed_limiter_fails_its_waiters_with_usage_error(
+        redis_client: Redis, redis_prefix: str) -> None:
+    lim = limiter(redis_client, redis_prefix, limit=1, window=60.0)
+    await lim.acquire(7)
+    waiter = asyncio.ensure_future(lim.acquire(7))
+    await asyncio.sleep(0.05)
+    await lim.close()
+    with pytest.raises(aa.UsageError):
+        await asyncio.wait_for(waiter, 5)
+    with pytest.raises(aa.UsageError):
+        await lim.acquire(7)

@@ -389,7 +389,7 @@ class Pipeline:
             try:
                 done = await wait_done(task, max(max_wait, 0.0))
             except asyncio.CancelledError:
-                abandon(task, lambda _waited: limiter.release(key))  # a slot goes back
+                abandon(task, lambda _waited: limiter.release(key))  # the slot is freed
                 raise
             if done:
                 return task.result()

@@ -46,7 +46,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from .._core.errors import ConfigurationError
+from .._core.errors import ConfigurationError, UsageError
 from .._http.ratelimit import BudgetKey, BudgetUnavailable
 from .._http.tasks import run_isolated
 from ._conn import DEFAULT_PREFIX, RedisConnection, RedisLike, redis_errors, storage_error
@@ -123,6 +123,7 @@ class RedisRateLimiter:
         self._ids = itertools.count()
         self._me = secrets.token_hex(6)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
         #: Redis calls made (acquire turns, releases sent alone, pauses): for benchmarks.
         self.round_trips = 0
 
@@ -140,13 +141,15 @@ class RedisRateLimiter:
 
     async def close(self) -> None:
         """Send the releases not sent yet, wait for scheduled calls, stop the
-        waiters' turns, and close the client if this limiter opened it. Idempotent."""
+        waiters' turns (they fail with :class:`UsageError`, as does any later
+        :meth:`acquire`), and close the client if this limiter opened it. Idempotent."""
         for key, local in self._keys.items():
             if local.flush is not None:
                 local.flush.cancel()
             self._flush(key, local)
             if local.driver is not None:
                 local.driver.cancel()
+        self._closed = True  # from now on nothing is sent (the client would reopen)
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for local in self._keys.values():
@@ -191,14 +194,14 @@ class RedisRateLimiter:
         caller cancelled meanwhile takes no slot (one granted as it was
         cancelled goes back).
         """
+        if self._closed:
+            raise UsageError("the Redis rate limiter is closed")
         try:
-            return await run_isolated(self._take(key, max_wait),
-                                      abandoned=lambda _waited: self._give_back(key))
+            return await self._take(key, max_wait)
         except RedisError as exc:
             raise storage_error(exc, self._conn.address) from exc
 
     async def _take(self, key: BudgetKey, max_wait: float | None) -> float:
-        """:meth:`acquire` in its own task (redis-py may swallow a cancellation)."""
         started = time.monotonic()
         deadline = math.inf if max_wait is None else started + max_wait
         local = self._local(key)
@@ -212,7 +215,7 @@ class RedisRateLimiter:
             local.asking = True
             slot = f"{self._me}:{next(self._ids)}"
             try:
-                granted = await self._ask(key, local, [slot])
+                granted = await run_isolated(self._ask(key, local, [slot]))
             except asyncio.CancelledError:
                 self._forget(key, [slot])  # Redis may have granted it before the cancel
                 raise
@@ -234,8 +237,7 @@ class RedisRateLimiter:
             slot = await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled() and fut.exception() is None:
-                local.slots.append(fut.result())  # granted as we were cancelled
-                self.release(key)
+                self._forget(key, [fut.result()])  # granted as we were cancelled: unused
             raise
         local.slots.append(slot)
         return max(0.0, time.monotonic() - started)
@@ -255,7 +257,8 @@ class RedisRateLimiter:
                     return
                 want = min(len(local.waiters), _BATCH)
                 slots = [f"{self._me}:{next(self._ids)}" for _ in range(want)]
-                granted = await self._ask(key, local, slots)
+                # Its own task: redis-py may swallow a cancellation (close()).
+                granted = await run_isolated(self._ask(key, local, slots))
                 for slot in slots[:granted]:
                     self._grant(key, local, slot)
                 if granted < want:
@@ -264,7 +267,8 @@ class RedisRateLimiter:
         except RedisError as exc:
             self._fail(local, storage_error(exc, self._conn.address), exc)
         except BaseException as exc:
-            self._fail(local, exc, exc)
+            closed = UsageError("the Redis rate limiter was closed while this call waited")
+            self._fail(local, closed if self._closed else exc, exc)
             raise
         finally:
             local.driver = None
@@ -314,8 +318,7 @@ class RedisRateLimiter:
             if not fut.done():
                 fut.set_result(slot)
                 return
-        local.slots.append(slot)  # every waiter left: give the slot back
-        self.release(key)
+        self._forget(key, [slot])  # every waiter left: no request will use it
 
     @staticmethod
     def _fail(local: _Local, error: BaseException, cause: BaseException) -> None:
@@ -349,13 +352,6 @@ class RedisRateLimiter:
                 return
             local.flush = loop.call_later(_RELEASE_DELAY, self._flush, key, local)
 
-    def _give_back(self, key: BudgetKey) -> None:
-        """A slot was granted to a caller cancelled meanwhile: no request went
-        out, so the slot is removed, not released (it does not count)."""
-        local = self._keys.get(key)
-        if local is not None and local.slots:
-            self._forget(key, [local.slots.pop()])
-
     def _forget(self, key: BudgetKey, slots: list[str]) -> None:
         """Remove ``slots`` from the requests in flight (a no-op for slots
         Redis never granted)."""
@@ -385,6 +381,8 @@ class RedisRateLimiter:
         """Send ``call()`` from a task of its own. The coroutine is made in that
         task, so one cancelled before it ran (the loop shutting down with the
         limiter left open) leaves no "never awaited" warning behind."""
+        if self._closed:
+            return  # the slot expires by inflight_ttl
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop: the slot expires by inflight_ttl
