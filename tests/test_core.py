@@ -265,6 +265,7 @@ def test_token_destination_rules() -> None:
     ("unix:///tmp/r.sock", "unix:///tmp/r.sock"),  # no secret: as written
     ("tokens.db", "tokens.db"),
     ("postgresql://u:pw@db/x", "postgresql://u:***@db/x"),
+    ("redis://:pw@h:notaport/0", "<unparseable URL>"),  # never echoed
 ])
 def test_hide_secrets_shows_a_typed_url_without_its_password(text: str, shown: str) -> None:
     assert hide_secrets(text) == shown

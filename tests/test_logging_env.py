@@ -82,7 +82,30 @@ def test_enable_logging_installs_one_handler(capsys: pytest.CaptureFixture[str])
         assert configure_from_env({}) is None
         with pytest.raises(ValueError, match="log level"):
             aa.enable_logging("loud")
+        assert logger.handlers == [*before, handler]  # a bad level changed nothing
+        assert logger.level == logging.DEBUG
     finally:
         for h in [h for h in logger.handlers if h not in before]:
             logger.removeHandler(h)
         logger.setLevel(level)
+
+
+def test_the_stderr_handler_follows_a_redirected_stderr(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler writes to ``sys.stderr`` as it is at each record, so output
+    redirected after the SDK was imported (``ASSEMBLY_LOG`` is read then) is
+    honoured."""
+    import io
+
+    from assembly_async._core.logs import StderrHandler
+
+    handler = StderrHandler()
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    handler.emit(logging.LogRecord("assembly_async", logging.INFO, __file__, 1, "hi", None,
+                                   None))
+    assert "hi" in later.getvalue()
+    fixed = io.StringIO()
+    StderrHandler(fixed).emit(logging.LogRecord("x", logging.INFO, __file__, 1, "there",
+                                                None, None))
+    assert "there" in fixed.getvalue()

@@ -249,3 +249,18 @@ async def test_the_fake_command_writes_its_tokens_into_redis(redis_server: Redis
             keys = [k async for k in redis_client.scan_iter(match="assembly:{school:*")]
             if keys:
                 await redis_client.delete(*keys)
+
+
+@pytest.mark.parametrize("url", ["redis://:pw-s3cret@h:notaport/0",
+                                 "redis://h/0?socket_timeout=abc&password=pw-s3cret"])
+def test_an_unusable_redis_url_is_a_configuration_error(url: str) -> None:
+    for make in (RedisTokenStore, RedisSyncState):
+        with pytest.raises(ConfigurationError) as info:
+            make(url)
+        assert "pw-s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf"), "1", True])
+def test_wait_timeout_is_checked(value: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        RedisTokenStore("redis://localhost", wait_timeout=value)

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from .errors import ConfigurationError
+
 __all__ = ["ENV_VAR", "LEVELS", "LOGGER", "configure_from_env", "enable_logging"]
 
 LOGGER = "assembly_async"
@@ -31,8 +33,8 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     (so redirections made after it was installed are honoured)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self._fixed = stream
-        super().__init__(stream)
+        super().__init__(stream)  # sets self.stream (sys.stderr when None) ...
+        self._fixed = stream  # ... so keep only a stream given explicitly
 
     @property
     def stream(self) -> TextIO:
@@ -49,7 +51,8 @@ def _level(level: str | int) -> int:
     try:
         return LEVELS[level.strip().lower()]
     except KeyError:
-        raise ValueError(f"log level must be one of {', '.join(LEVELS)}, got {level!r}") from None
+        raise ConfigurationError(
+            f"log level must be one of {', '.join(LEVELS)}, got {level!r}") from None
 
 
 def enable_logging(level: str | int = "debug", *, handler: logging.Handler | None = None
@@ -57,6 +60,7 @@ def enable_logging(level: str | int = "debug", *, handler: logging.Handler | Non
     """Show the SDK's log records at ``level`` and above on stderr (or through
     ``handler``), formatted one per line. Calling it again replaces the handler
     it installed before, so there is always at most one."""
+    number = _level(level)  # a bad level fails before anything changes
     logger = logging.getLogger(LOGGER)
     for old in [h for h in logger.handlers if getattr(h, "_assembly_async", False)]:
         logger.removeHandler(old)
@@ -65,7 +69,7 @@ def enable_logging(level: str | int = "debug", *, handler: logging.Handler | Non
         handler.setFormatter(logging.Formatter(FORMAT))
     handler._assembly_async = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
-    logger.setLevel(_level(level))
+    logger.setLevel(number)
     return handler
 
 

@@ -10,6 +10,8 @@ from yarl import URL
 
 __all__ = ["REDACTED", "SECRET_QUERY_KEYS", "hide_secrets", "redact_url"]
 
+#: What a URL that cannot be parsed is shown as (it is never echoed).
+UNPARSEABLE = "<unparseable URL>"
 #: What a secret is replaced with.
 REDACTED = "<redacted>"
 #: Query parameters whose values are secrets (compared case-insensitively): the
@@ -27,7 +29,7 @@ def redact_url(url: URL | str, *, mask: str = REDACTED) -> str:
     try:
         parsed = URL(str(url))
     except (ValueError, TypeError):
-        return "<unparseable URL>"
+        return UNPARSEABLE
     secret_query = any(k.lower() in SECRET_QUERY_KEYS for k in parsed.query)
     if parsed.password is None and not secret_query:
         return str(parsed)
@@ -41,6 +43,9 @@ def redact_url(url: URL | str, *, mask: str = REDACTED) -> str:
 
 def hide_secrets(text: str, mask: str = "***") -> str:
     """``text`` as written when the URL in it holds no secret, else
-    :func:`redact_url` with ``mask`` (for a URL a user typed and reads back)."""
+    :func:`redact_url` with ``mask`` (for a URL a user typed and reads back);
+    an unparseable URL is not echoed (it may hold a password)."""
     hidden = redact_url(text, mask=mask)
+    if hidden == UNPARSEABLE:
+        return hidden
     return text if hidden == redact_url(text, mask="") else hidden

@@ -1,8 +1,9 @@
 """Redis for many workers on many machines: tokens, rate budgets, sync state.
 
 Needs the ``redis`` extra (``pip install "assembly-async[redis]"``, redis-py's
-asyncio client) and Redis >= 6 (7 tested; plain or cluster, every key of one
-school shares a hash slot)::
+asyncio client) and Redis >= 6 (7 tested, plain Redis: a ``RedisCluster``
+client is not accepted yet, although every key of one school already shares
+a Cluster hash slot)::
 
     from assembly_async import AssemblyClient
     from assembly_async.redis import RedisRateLimiter, RedisSyncState, RedisTokenStore

@@ -17,6 +17,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from .._core.errors import ConfigurationError, StorageError
+from .._core.redact import hide_secrets
 from .._http.tasks import run_isolated
 
 __all__ = ["DEFAULT_PREFIX", "RedisConnection", "RedisLike", "redis_errors", "storage_error",
@@ -97,7 +98,11 @@ class RedisConnection:
             if not redis.startswith(("redis://", "rediss://", "unix://")):
                 raise ConfigurationError(
                     "a Redis URL starts with redis://, rediss:// or unix://")
-            self.client: Redis = Redis.from_url(redis)
+            try:
+                self.client: Redis = Redis.from_url(redis)
+            except ValueError as exc:  # a port that is not a number, a bad query value...
+                raise ConfigurationError(
+                    f"not a usable Redis URL: {hide_secrets(redis)} ({exc})") from None
             self.owned = True
         elif isinstance(redis, Redis):
             self.client = redis

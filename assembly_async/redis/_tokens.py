@@ -118,8 +118,8 @@ class RedisTokenStore:
     ``RedisTokenStore("redis://host:6379/0")`` opens its own client (closed by
     :meth:`close` or ``async with``); ``RedisTokenStore(client)`` borrows a
     ``redis.asyncio.Redis`` and never closes it. ``prefix`` namespaces every
-    key (default ``"assembly:"``). Requires Redis >= 6 (plain, or a cluster:
-    one school's keys share a hash slot).
+    key (default ``"assembly:"``). Requires Redis >= 6 (plain Redis; one
+    school's keys share a Cluster hash slot, but Cluster is not supported yet).
 
     With replicas, ``wait_replicas=n`` makes every token write wait (``WAIT n
     1000``) until ``n`` replicas have it, so a failover right after a refresh
@@ -132,6 +132,9 @@ class RedisTokenStore:
         if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) \
                 or wait_replicas < 0:
             raise ConfigurationError("wait_replicas must be an integer >= 0")
+        if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float)) \
+                or not 0 < wait_timeout < math.inf:
+            raise ConfigurationError("wait_timeout must be a positive number of seconds")
         self.wait_replicas = wait_replicas
         self.wait_timeout = wait_timeout
         self._conn = RedisConnection(redis, prefix=prefix)
