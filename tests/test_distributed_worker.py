@@ -242,3 +242,45 @@ async def test_a_stopping_worker_hands_its_running_jobs_back(rig: Any) -> None:
     assert report.ok
     assert entry["worker"] == "second" and entry["attempts"] == 1
     assert await r.rows("students") == 40
+
+
+@pytest.mark.parametrize("failure", ["hangs", "refused"])
+async def test_a_worker_that_cannot_renew_stops_its_job_before_the_lease_ends(
+        failure: str) -> None:
+    """Renewals that hang or fail: the job is stopped within 0.8 of a lease of
+    the last renewal Redis accepted, before Redis's expiry could give the job to
+    another worker (two workers never run one job side by side)."""
+    from types import SimpleNamespace
+
+    from assembly_async import StorageError
+    from assembly_async._sync.report import ResourceResult
+    from assembly_async.distributed._execute import _Heartbeat
+
+    lease = 0.6
+    accepted: list[float] = []
+
+    class Ledger:
+        async def renew(self, *args: Any) -> str:
+            if not accepted:
+                accepted.append(time.monotonic())
+                return "ok"
+            if failure == "hangs":
+                await asyncio.sleep(3600)
+            raise StorageError("Redis at redis://x: ConnectionError", path="redis://x")
+
+    stopped: list[float] = []
+
+    async def job() -> ResourceResult:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            stopped.append(time.monotonic())
+        raise AssertionError("unreachable")
+
+    task = asyncio.ensure_future(job())
+    beat = _Heartbeat(Ledger(), SimpleNamespace(run="r", job="j"),  # type: ignore[arg-type]
+                      "token", lease, task, ResourceResult("students"))
+    await asyncio.wait_for(beat.run(), 10)
+    assert beat.reason == "lost" and task.cancelled()
+    assert accepted and stopped
+    assert stopped[0] - accepted[0] < lease * 0.85, stopped[0] - accepted[0]

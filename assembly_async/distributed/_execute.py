@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 
 from .._core.errors import AssemblyError, SinkError, StorageError
+from .._http.tasks import abandon, wait_done
 from .._sync.job import JobResources, JobSpec, ends_school, sync_job
 from .._sync.report import ResourceResult
 from ..sinks import RunRecorder
@@ -138,22 +139,35 @@ class _Heartbeat:
         self.over = False
 
     async def run(self) -> None:
+        # Renew every third of the lease; stop the job once 0.8 of a lease has
+        # passed since the last renewal Redis accepted, whatever a renewal in
+        # flight is doing, so the job has ended before Redis's expiry could hand
+        # it to another worker.
         interval = max(self.lease / 3, 0.05)
         last_ok = time.monotonic()
+        failure = "no answer"
         while not self.over:
-            await asyncio.sleep(interval)
+            give_up_at = last_ok + self.lease * 0.8
+            await asyncio.sleep(max(0.0, min(interval, give_up_at - time.monotonic())))
+            if self.over:
+                return
+            left = give_up_at - time.monotonic()
+            if left <= 0:
+                _log.warning("job %s of run %s: cannot renew its lease (%s); stopping it",
+                             self.message.job, self.message.run, failure)
+                await self._stop("lost")
+                return
             sent = time.monotonic()
+            renew = asyncio.ensure_future(self.ledger.renew(
+                self.message.run, self.message.job, self.token, self.result.records))
+            if not await wait_done(renew, min(interval, left)):
+                abandon(renew)
+                failure = "no answer in time"
+                continue
             try:
-                answer = await asyncio.wait_for(
-                    self.ledger.renew(self.message.run, self.message.job, self.token,
-                                      self.result.records), interval)
-            except (StorageError, asyncio.TimeoutError) as exc:
-                # Give up before Redis's expiry can hand the job to someone else.
-                if time.monotonic() - last_ok >= self.lease * 0.8:
-                    _log.warning("job %s of run %s: cannot renew its lease (%s); stopping it",
-                                 self.message.job, self.message.run, type(exc).__name__)
-                    await self._stop("lost")
-                    return
+                answer = renew.result()
+            except StorageError as exc:
+                failure = type(exc).__name__
                 continue
             if answer == "ok":
                 last_ok = sent
