@@ -372,3 +372,23 @@ async def test_delete_removes_and_a_refresh_in_flight_cannot_write_back(
     finally:
         if kind == "sqlite":
             await store.close()
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+async def test_a_write_cancelled_mid_transaction_leaves_the_file_writable(
+        tmp_path: Path, turns: int) -> None:
+    """A write cancelled while its BEGIN IMMEDIATE (or a statement after it) is
+    on aiosqlite's thread is rolled back: the file's write lock is not kept, so
+    other processes (here another connection) and this store can write again."""
+    path = tmp_path / "tokens.sqlite3"
+    async with SQLiteTokenStore(path) as mine, SQLiteTokenStore(path, busy_timeout=0.5) as other:
+        await mine.set(school_key(1), token(1))
+        write = asyncio.ensure_future(mine.set(school_key(1), token(2)))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        write.cancel()
+        await asyncio.gather(write, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        await other.set(school_key(1), token(3))
+        await mine.set(school_key(1), token(4))
+        assert (await other.get(school_key(1))) == token(4)

@@ -18,11 +18,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +33,7 @@ import aiosqlite
 from .errors import ConfigurationError, StorageError
 
 __all__ = [
+    "atomic",
     "connect",
     "create_private",
     "hide_sqlite_parameters",
@@ -44,6 +46,30 @@ log = logging.getLogger("assembly_async.storage")
 
 #: Mode of every file the SDK creates that holds tokens or pupils' data.
 PRIVATE_MODE = 0o600
+
+
+@contextlib.asynccontextmanager
+async def atomic(db: aiosqlite.Connection, begin: str = "BEGIN") -> AsyncIterator[None]:
+    """One transaction on ``db``, rolled back on any exception, cancellation
+    included, and on a COMMIT that failed (a busy database leaves it open).
+
+    The BEGIN is inside the guarded block and the ROLLBACK always sent (its
+    failure, "no transaction is active" or a broken connection, is ignored so
+    the original error stays): a task cancelled while waiting for its BEGIN
+    cannot tell whether aiosqlite's thread ran it, and the ROLLBACK queued
+    behind it undoes it either way. Without this a cancelled write left the
+    shared connection inside a transaction holding the file's write lock: every
+    later write of every process failed."""
+    try:
+        await db.execute(begin)
+        yield
+        await db.execute("COMMIT")
+    except BaseException:
+        try:
+            await db.execute("ROLLBACK")
+        except Exception:
+            log.debug("ROLLBACK failed", exc_info=True)
+        raise
 
 
 def warn_if_shared(path: Path, what: str) -> None:

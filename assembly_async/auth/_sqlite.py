@@ -29,7 +29,7 @@ import attrs
 import orjson
 
 from .._core.errors import ConfigurationError, DecodeError, TokenUnavailable
-from .._core.storage import connect, sqlite_errors
+from .._core.storage import atomic, connect, sqlite_errors
 from ._leases import Lease, TokenRecord
 from ._stores import same_token
 from ._token import Token
@@ -187,13 +187,8 @@ class SQLiteTokenStore:
         db = self._conn()
         async with self._lock:
             with sqlite_errors(self.path, "writing the token store"):
-                await db.execute("BEGIN IMMEDIATE")
-                try:
+                async with atomic(db, "BEGIN IMMEDIATE"):
                     yield db
-                    await db.execute("COMMIT")
-                except BaseException:
-                    await _rollback(db)
-                    raise
 
     async def _write(self, db: aiosqlite.Connection, key: str, token: Token,
                      *, keep_pending: bool = False) -> None:
@@ -342,15 +337,6 @@ class SQLiteTokenStore:
             await db.execute(
                 "UPDATE token_refresh SET lease_owner = NULL, lease_until = NULL"
                 " WHERE key = ? AND lease_owner = ?", (key, owner))
-
-
-async def _rollback(db: aiosqlite.Connection) -> None:
-    # Never mask the original error: the transaction may already be gone
-    # (cancelled while COMMIT was in flight) or the connection broken.
-    try:
-        await db.execute("ROLLBACK")
-    except Exception:
-        _log.debug("ROLLBACK failed", exc_info=True)
 
 
 async def _fetchone(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:

@@ -14,9 +14,9 @@ import orjson
 
 from .._client.syncstate import SyncState
 from .._core.errors import ConfigurationError
-from .._core.storage import connect, sqlite_errors
+from .._core.storage import atomic, connect, sqlite_errors
 from ._base import SyncRun, check_resource_name, record_json, record_key
-from ._sqlite_job import SYNC_STATE_DDL, SQLiteJob, atomic, same_file
+from ._sqlite_job import SYNC_STATE_DDL, SQLiteJob, same_file
 
 if TYPE_CHECKING:
     import aiosqlite

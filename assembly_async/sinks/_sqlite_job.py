@@ -12,24 +12,23 @@ table, applies the removals and upserts the watermark in one short
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import os
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core.errors import ConfigurationError
 from .._core.responses import Validators
-from .._core.storage import sqlite_errors
+from .._core.storage import atomic, sqlite_errors
 from ._base import record_json, record_key
 
 if TYPE_CHECKING:
     import aiosqlite
 
-__all__ = ["SYNC_STATE_DDL", "SYNC_STATE_UPSERT", "SQLiteJob", "atomic", "same_file"]
+__all__ = ["SYNC_STATE_DDL", "SYNC_STATE_UPSERT", "SQLiteJob", "same_file"]
+
 
 #: The ``sync_state`` table of ``SQLiteSyncState`` (and of a sink sharing its file).
 SYNC_STATE_DDL = """
@@ -44,25 +43,6 @@ SYNC_STATE_UPSERT = ("INSERT OR REPLACE INTO sync_state (key, last_modified, eta
                      "VALUES (?, ?, ?, ?)")
 
 _serial = itertools.count(1)
-
-
-@contextlib.asynccontextmanager
-async def atomic(db: aiosqlite.Connection, begin: str = "BEGIN") -> AsyncIterator[None]:
-    """One transaction on ``db``, rolled back on any exception, cancellation included.
-
-    The ROLLBACK is always sent (and "no transaction is active" ignored): a task
-    cancelled while waiting for its BEGIN cannot tell whether aiosqlite's thread
-    ran it, and the ROLLBACK queued behind it undoes it either way. Without this
-    a cancelled write left the shared connection inside a transaction and every
-    later write failed."""
-    try:
-        await db.execute(begin)
-        yield
-    except BaseException:
-        with contextlib.suppress(sqlite3.OperationalError):
-            await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
