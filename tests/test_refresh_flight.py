@@ -192,6 +192,48 @@ async def test_a_dead_lease_holder_is_survived_by_expiry(workers: Workers) -> No
     assert endpoint.calls == 1 and len(set(results)) == 1
 
 
+async def test_a_lease_given_up_after_a_failed_grant_frees_the_others_at_once(
+        workers: Workers) -> None:
+    """The holder's grant fails without a token (a 503): it releases the lease,
+    and a worker waiting for it refreshes within a poll or two, not after the
+    rest of the lease (70 s here)."""
+    stores, make = workers
+    start = tok(1, expires_at=EXPIRED)
+    await stores[0].set(KEY, start)
+    endpoint = Endpoint(start.refresh_token or "")
+    endpoint.gate = asyncio.Event()
+    endpoint.fail = [OAuthError("unavailable", error="server_error", status=503)]
+    first = asyncio.ensure_future(make(0, endpoint).access_token())
+    while endpoint.calls == 0:  # worker 0 holds the lease, its grant in flight
+        await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(make(1, endpoint).access_token())
+    await asyncio.sleep(0.1)  # worker 1 waits for the lease
+    endpoint.gate.set()
+    with pytest.raises(OAuthError):
+        await first
+    started = time.monotonic()
+    assert await asyncio.wait_for(second, 10) == tok(101).access_token
+    assert time.monotonic() - started < 2.0 and endpoint.calls == 2
+
+
+async def test_a_store_whose_leases_are_too_short_fails_instead_of_spinning() -> None:
+    from assembly_async.auth._leases import Lease
+
+    class ShortLeases(MemoryTokenStore):
+        async def try_lease(self, key: str, owner: str, ttl: float) -> Lease:
+            await asyncio.sleep(0)  # a spin would yield: wait_for below can end it
+            lease = await super().try_lease(key, owner, ttl)
+            return Lease(lease.acquired, lease.holder, min(lease.remaining, ttl / 10))
+
+    store = ShortLeases()
+    start = tok(1, expires_at=EXPIRED)
+    await store.set(KEY, start)
+    manager = SchoolTokenManager(school_id=1, store=store,  # type: ignore[arg-type]
+                                 oauth=Endpoint(start.refresh_token or ""), lease_ttl=0.6)
+    with pytest.raises(TokenUnavailable, match="too short"):
+        await asyncio.wait_for(manager.access_token(), 10)
+
+
 async def test_a_cancelled_caller_never_loses_the_rotated_token(workers: Workers) -> None:
     stores, make = workers
     start = tok(1, expires_at=EXPIRED)

@@ -218,8 +218,17 @@ class Refresher:
                     token = await self._hold(store, record.version)
                     if token is not None:
                         return token
+                    continue  # the record moved: start again from it
             finally:
                 await self._release(store)
+            # A lease too short for a grant (a store whose clock or rounding
+            # disagrees): try again after a pause, never in a tight loop.
+            if waited >= patience:
+                raise TokenUnavailable(
+                    f"school {self.school_id}: the token store's refresh leases are too "
+                    f"short for a grant ({lease.remaining:.1f}s of {self.lease_ttl:g}s)")
+            await self.sleep(_POLL_MAX)
+            waited += _POLL_MAX
 
     async def _release(self, store: LeasingTokenStore) -> None:
         # Never mask the refresh's own outcome; an unreleased lease just expires.
@@ -230,7 +239,10 @@ class Refresher:
                         exc_info=True)
 
     async def _wait(self, store: LeasingTokenStore, version: int, remaining: float) -> float:
-        """Poll until the version moves or the holder's lease ends; the seconds waited."""
+        """Poll until the version moves, or the holder's lease ends or is given
+        up (its grant failed without a new token: a 503, a timeout); the
+        seconds waited. Without the lease check every other worker would sit
+        out the rest of a released lease (70 s by default)."""
         started = time.monotonic()
         limit = max(remaining, 0.0) + 0.05
         delay = _POLL_FIRST
@@ -238,6 +250,9 @@ class Refresher:
             await self.sleep(min(delay, limit - elapsed))
             record = await store.read(self.key)
             if record is None or record.version != version:
+                break
+            if (await store.try_lease(self.key, self.owner, self.lease_ttl)).acquired:
+                await self._release(store)  # free: the caller's loop takes it again
                 break
             delay = min(delay * 1.5, _POLL_MAX)
         return time.monotonic() - started
