@@ -282,3 +282,17 @@ def test_versions_match_a_model_memory_and_sqlite(ops: list[tuple[str, int]]) ->
             await _check_against_model(sqlite_store, ops)
 
     asyncio.run(run())
+
+
+async def test_a_lease_from_before_the_clock_stepped_back_does_not_block(
+        tmp_path: Path) -> None:
+    """SQLite leases are timed by the processes' wall clocks: after the clock
+    steps back an hour, a dead holder's lease would otherwise look valid for an
+    hour more."""
+    clock = Clock()
+    async with SQLiteTokenStore(tmp_path / "tokens.db", clock=clock) as store:
+        assert (await store.try_lease(KEY, "dead-worker", 70)).acquired
+        held = await store.try_lease(KEY, "other", 70)
+        assert not held.acquired and held.remaining == 70  # a normal lease still counts
+        clock.now -= 3600  # NTP steps the clock back
+        assert (await store.try_lease(KEY, "other", 70)).acquired

@@ -322,7 +322,12 @@ class SQLiteTokenStore:
             now = self._clock()
             row = await _fetchone(
                 db, "SELECT lease_owner, lease_until FROM token_refresh WHERE key = ?", (key,))
-            if row is not None and row[0] is not None and row[0] != owner and row[1] > now:
+            # A lease ending more than two leases from now was written before the
+            # clock stepped back (leases are timed by the processes' wall clocks):
+            # treated as expired, or a dead holder would block everyone until
+            # the clock caught up.
+            if row is not None and row[0] is not None and row[0] != owner \
+                    and now < row[1] <= now + 2 * ttl:
                 return Lease(False, row[0], row[1] - now)
             await db.execute("INSERT OR IGNORE INTO token_refresh (key) VALUES (?)", (key,))
             await db.execute(
