@@ -356,3 +356,16 @@ def test_the_cli_against_a_fake_in_another_process(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_token_add_reads_the_school_id_as_the_token_endpoint_sends_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "t.db")
+    answer = {"access_token": "a-secret", "token_type": "bearer", "expires_in": 60,
+              "school_id": "7"}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(answer)))
+    assert main(["token", "add", "--school-id", "7", "--token-store", store]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(answer)))
+    assert main(["token", "add", "--school-id", "8", "--token-store", store]) == 2
+    assert "is for school 7, not 8" in capsys.readouterr().err

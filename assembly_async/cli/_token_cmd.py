@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+import attrs
 import orjson
 
 from .._core.config import ClientConfig
@@ -103,17 +104,18 @@ def _read_token(args: argparse.Namespace, text: str) -> Token:
         if not isinstance(body, dict):
             raise CLIError("stdin holds JSON that is not an object")
         body = {**body, "level": "app" if args.app else "school"}
-        if args.school_id is not None:
-            if body.get("school_id") not in (None, args.school_id):
-                raise CLIError(f"the token is for school {body['school_id']}, "
-                               f"not {args.school_id}")
-            body["school_id"] = args.school_id
-        elif args.app:
+        if args.app and args.school_id is None:
             body.pop("school_id", None)
         try:
-            return Token.from_response(body, now=now)
+            token = Token.from_response(body, now=now)
         except AssemblyError as exc:
             raise CLIError(f"not a token: {exc}") from None
+        if args.school_id is None:
+            return token
+        # Compared as read (an id sent as "7" is school 7).
+        if token.school_id not in (None, args.school_id):
+            raise CLIError(f"the token is for school {token.school_id}, not {args.school_id}")
+        return attrs.evolve(token, school_id=args.school_id)
     if len(text.split()) != 1:
         raise CLIError("stdin must hold one access token, or the token endpoint's JSON")
     return Token(access_token=text, refresh_token=None, token_type="bearer",
