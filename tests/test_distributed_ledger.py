@@ -156,6 +156,25 @@ async def test_a_job_that_keeps_killing_its_worker_is_abandoned(ledger: RunLedge
     assert entry["state"] == "failed" and entry["error"]["type"] == "JobAbandoned"
 
 
+async def test_records_of_a_lost_attempt_are_not_counted(ledger: RunLedger) -> None:
+    """A job's progress (records its running attempt wrote, not yet committed)
+    goes with the attempt: swept, then abandoned, the job counts no records."""
+    info, _ = await new_run(ledger, 1, lease=0.05, max_attempts=1)
+    assert (await ledger.claim(info.id, "1/students", 1, "t1", "w")).outcome == "ok"
+    assert await ledger.renew(info.id, "1/students", "t1", 37) == "ok"
+    progress = await ledger.progress(info.id)
+    assert progress is not None and progress.records == 37
+    await asyncio.sleep(0.1)
+    position = dict(await ledger.sweep(info.id))["1/students"]
+    progress = await ledger.progress(info.id)
+    assert progress is not None and progress.records == 0  # rolled back with its worker
+    assert (await ledger.claim(info.id, "1/students", position, "t2", "w")).outcome == \
+        "abandoned"
+    progress = await ledger.progress(info.id)
+    assert progress is not None and progress.records == 0
+    assert (await ledger.jobs(info.id))["1/students"].get("records", 0) == 0
+
+
 async def test_release_hands_a_job_back_without_counting_the_attempt(
         ledger: RunLedger) -> None:
     info, jobs = await new_run(ledger, 1)

@@ -48,6 +48,7 @@ local function requeue(job, from)
   redis.call('HDEL', owner, job)
   redis.call('HDEL', worker, job)
   redis.call('HDEL', behind, job)
+  redis.call('HDEL', progress, job)  -- what a lost attempt wrote was rolled back
   if from ~= 'queued' then move(job, from, 'queued') end
   redis.call('HINCRBY', meta, 'requeued', 1)
   return seq
@@ -59,6 +60,7 @@ local function finalize(job, sid, from, to, outcome)
   redis.call('ZREM', leases, job)
   redis.call('HDEL', owner, job)
   redis.call('HDEL', behind, job)
+  redis.call('HDEL', progress, job)  -- the outcome holds what was committed
   redis.call('HSET', result, job, outcome)
   redis.call('HINCRBY', left, sid, -1)
 end
@@ -151,7 +153,6 @@ if redis.call('HGET', owner, job) ~= ARGV[3] or redis.call('HGET', state, job) ~
 end
 local t = now_ms()
 finalize(job, sid, 'running', ARGV[4], ARGV[5])
-redis.call('HDEL', progress, job)
 redis.call('HINCRBY', meta, 'records', tonumber(ARGV[7]) or 0)
 local desc = ARGV[6]
 if desc ~= '' then
@@ -186,7 +187,6 @@ if redis.call('HGET', meta, 'status') ~= 'running' then
   return {'cancelled'}
 end
 if ARGV[3] ~= '1' then redis.call('HINCRBY', attempts, job, -1) end
-redis.call('HDEL', progress, job)
 return {'ok', tostring(requeue(job, 'running'))}
 """
 
