@@ -236,3 +236,16 @@ def test_ledger_scripts_against_a_model(redis_server: RedisServer) -> None:
     test.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
                              suppress_health_check=list(HealthCheck))
     test().runTest()
+
+
+def test_a_jobs_decode_problems_reach_the_run_report() -> None:
+    """The ledger keeps a finished job's decode-problem count (as JSON, like the
+    rest of its outcome), so a distributed run reports them as SyncEngine does."""
+    import orjson
+
+    from assembly_async._sync.report import ResourceResult
+    from assembly_async.distributed._report import outcome_of, result_of
+
+    done = ResourceResult("students", state="done", records=3, decode_problems=2)
+    entry = orjson.loads(orjson.dumps(outcome_of(done, started_at=0.0, attempt=1, worker="w")))
+    assert result_of("students", entry).decode_problems == 2

@@ -43,7 +43,7 @@ def outcome_of(result: ResourceResult, *, started_at: float, attempt: int,
         "requests": result.requests, "not_modified": result.not_modified,
         "full": result.full, "elapsed": round(result.elapsed, 3),
         "started_at": started_at, "finished_at": time.time(), "attempt": attempt,
-        "worker": worker,
+        "worker": worker, "decode_problems": result.decode_problems,
         "error": None if result.error is None else error_record(result.error),
     }
 
@@ -63,7 +63,9 @@ def result_of(resource: str, entry: Mapping[str, Any]) -> ResourceResult:
         removals=int(entry.get("removals") or 0), requests=int(entry.get("requests") or 0),
         not_modified=bool(entry.get("not_modified")),
         full=None if full is None else bool(full), error=_error_of(entry),
-        elapsed=float(entry.get("elapsed") or 0.0))
+        elapsed=float(entry.get("elapsed") or 0.0),
+        # The count only: the problems themselves are in the worker's log.
+        decode_problems=int(entry.get("decode_problems") or 0))
 
 
 def build_report(info: RunInfo, jobs: Mapping[str, Mapping[str, Any]],
